@@ -1,0 +1,5 @@
+import sys
+
+from pgnotes.cli import main
+
+sys.exit(main())

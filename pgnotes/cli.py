@@ -1,0 +1,32 @@
+"""The ``pgnotes`` command: one subcommand per long-running task of the course.
+
+Each entry of ``COMMANDS`` names a module that defines ``add_arguments(parser)`` and
+``run(args) -> int``; modules are imported only when their subcommand is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "grade": ("pgnotes.grading.batch", "grade submitted notebooks into a gradebook (CSV + JSON report)"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pgnotes", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text)
+        command.set_defaults(_module=module_name)
+    args, rest = parser.parse_known_args(argv)
+    module = importlib.import_module(args._module)
+    command_parser = argparse.ArgumentParser(prog=f"pgnotes {args.command}", description=COMMANDS[args.command][1])
+    module.add_arguments(command_parser)
+    return int(module.run(command_parser.parse_args(rest)) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

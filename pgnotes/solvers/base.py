@@ -1,0 +1,133 @@
+"""The ask/tell interface shared by every black-box solver of the course.
+
+Every solver **maximizes** fitness. One generation is::
+
+    x = solver.ask()            # (popsize, dim) array of candidate solutions
+    fitness = [f(xi) for xi in x]
+    solver.tell(x, fitness)     # update the search distribution
+
+``solver.mean`` is the centre of the search distribution, ``solver.best`` the best
+candidate told so far, and ``state_dict()`` / ``load_state_dict()`` checkpoint the
+solver exactly (random generator included), so a resumed run continues bit for bit.
+The shape follows pycma, estool and evosax.
+
+Non-finite fitness policy: ``tell`` raises ``ValueError`` on NaN or inf fitness.
+Wrap the objective (e.g. map failures to a large negative number) if you want
+something else; nothing non-finite is ever averaged in silently.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pgnotes import _validate
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A solution and its fitness (higher is better)."""
+
+    x: np.ndarray
+    fitness: float
+
+
+class Solver(ABC):
+    """Base class: subclasses implement ``_ask`` and ``_tell`` and list their state.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension of a solution (>= 1).
+    popsize : int
+        Candidates per generation (>= 1; subclasses may require more).
+    rng : numpy.random.Generator or int
+        Source of all randomness of the solver.
+
+    Subclasses name the attributes that make up their state in ``_state_keys``;
+    ``state_dict`` copies them together with the generator, the generation
+    counter and the best candidate.
+    """
+
+    _state_keys: tuple[str, ...] = ()
+
+    def __init__(self, dim: int, popsize: int, rng: np.random.Generator | int = 0, *, min_popsize: int = 1):
+        self.dim = _validate.integer_at_least("dim", dim, 1)
+        self.popsize = _validate.integer_at_least("popsize", popsize, min_popsize)
+        self.rng = _validate.generator(rng)
+        self.generation = 0
+        self._best: Candidate | None = None
+
+    # -- the interface -------------------------------------------------------------
+    def ask(self) -> np.ndarray:
+        """Return a (popsize, dim) array of candidates to evaluate."""
+        x = np.asarray(self._ask(), dtype=np.float64)
+        if x.shape != (self.popsize, self.dim):
+            raise RuntimeError(f"{type(self).__name__}._ask returned shape {x.shape}, expected {(self.popsize, self.dim)}")
+        return x
+
+    def tell(self, x: np.ndarray, fitness) -> None:
+        """Update the solver with candidates ``x`` (popsize, dim) and their ``fitness`` (popsize,), maximized."""
+        x = _validate.finite_array("x", x, shape=(self.popsize, self.dim))
+        fitness = np.asarray(fitness, dtype=np.float64)
+        if fitness.shape != (self.popsize,):
+            raise ValueError(f"fitness must have shape ({self.popsize},) to match x, got {fitness.shape}")
+        if not np.all(np.isfinite(fitness)):
+            bad = np.flatnonzero(~np.isfinite(fitness)).tolist()
+            raise ValueError(f"fitness must be finite; non-finite values at indices {bad}")
+        i = int(np.argmax(fitness))
+        if self._best is None or fitness[i] > self._best.fitness:
+            self._best = Candidate(x[i].copy(), float(fitness[i]))
+        self._tell(x, fitness)
+        self.generation += 1
+
+    @property
+    @abstractmethod
+    def mean(self) -> np.ndarray:
+        """Centre of the search distribution (dim,)."""
+
+    @property
+    def best(self) -> Candidate | None:
+        """Best candidate told so far (None before the first ``tell``)."""
+        return self._best
+
+    @abstractmethod
+    def _ask(self) -> np.ndarray: ...
+
+    @abstractmethod
+    def _tell(self, x: np.ndarray, fitness: np.ndarray) -> None: ...
+
+    # -- checkpoints ---------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this run exactly: plain Python and numpy values."""
+        state = {key: copy.deepcopy(getattr(self, key)) for key in self._state_keys}
+        state.update(
+            solver=type(self).__name__,
+            dim=self.dim,
+            popsize=self.popsize,
+            generation=self.generation,
+            best=None if self._best is None else (self._best.x.copy(), self._best.fitness),
+            rng=copy.deepcopy(self.rng.bit_generator.state),
+        )
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state produced by ``state_dict`` of the same solver class and shape."""
+        if state.get("solver") != type(self).__name__:
+            raise ValueError(f"state was saved by {state.get('solver')!r}, not {type(self).__name__!r}")
+        if (state["dim"], state["popsize"]) != (self.dim, self.popsize):
+            raise ValueError(
+                f"state has dim={state['dim']}, popsize={state['popsize']}; this solver has dim={self.dim}, popsize={self.popsize}"
+            )
+        for key in self._state_keys:
+            setattr(self, key, copy.deepcopy(state[key]))
+        self.generation = int(state["generation"])
+        self._best = None if state["best"] is None else Candidate(np.array(state["best"][0]), float(state["best"][1]))
+        self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim}, popsize={self.popsize}, generation={self.generation})"

@@ -1,0 +1,158 @@
+"""One runner for every ask/tell solver: budgets, a target, callbacks, progress, history, checkpoints."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from pgnotes.checkpoint import load_checkpoint, save_checkpoint
+from pgnotes.solvers.base import Solver
+
+
+@dataclass
+class History:
+    """Per-generation record of a run (fitness maximized); ``plot()`` draws the learning curve."""
+
+    generation: list[int] = field(default_factory=list)
+    evaluations: list[int] = field(default_factory=list)
+    best_so_far: list[float] = field(default_factory=list)
+    generation_best: list[float] = field(default_factory=list)
+    generation_mean: list[float] = field(default_factory=list)
+    wall_time: list[float] = field(default_factory=list)
+
+    def record(self, generation: int, evaluations: int, fitness: np.ndarray, wall_time: float) -> None:
+        best = float(np.max(fitness))
+        self.generation.append(generation)
+        self.evaluations.append(evaluations)
+        self.generation_best.append(best)
+        self.generation_mean.append(float(np.mean(fitness)))
+        self.best_so_far.append(max(best, self.best_so_far[-1]) if self.best_so_far else best)
+        self.wall_time.append(wall_time)
+
+    def __len__(self) -> int:
+        return len(self.generation)
+
+    def to_dict(self) -> dict[str, list]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list]) -> "History":
+        return cls(**{key: list(value) for key, value in data.items()})
+
+    def plot(self, ax=None, *, x: str = "evaluations", label: str | None = None, logy: bool = False):
+        """Plot best-so-far and generation mean against ``x`` ("evaluations", "generation" or "wall_time")."""
+        import matplotlib.pyplot as plt
+
+        if x not in ("evaluations", "generation", "wall_time"):
+            raise ValueError(f"x must be 'evaluations', 'generation' or 'wall_time', got {x!r}")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        xs = getattr(self, x)
+        line, = ax.plot(xs, self.best_so_far, label=f"{label or 'run'}: best so far")
+        ax.plot(xs, self.generation_mean, color=line.get_color(), alpha=0.5, linestyle="--", label=f"{label or 'run'}: generation mean")
+        ax.set_xlabel(x.replace("_", " "))
+        ax.set_ylabel("fitness (maximized)")
+        if logy:
+            ax.set_yscale("symlog")
+        ax.legend(fontsize="small")
+        return ax
+
+
+Callback = Callable[[Solver, History], bool | None]
+
+
+def _evaluate(f: Callable, x: np.ndarray, vectorized: bool) -> np.ndarray:
+    if vectorized:
+        fitness = np.asarray(f(x), dtype=np.float64)
+    else:
+        fitness = np.array([f(xi) for xi in x], dtype=np.float64)
+    if fitness.shape != (x.shape[0],):
+        raise ValueError(f"f must return one fitness per candidate: expected shape ({x.shape[0]},), got {fitness.shape}")
+    return fitness
+
+
+def optimize(
+    f: Callable[[np.ndarray], float],
+    solver: Solver,
+    *,
+    max_generations: int | None = None,
+    max_evaluations: int | None = None,
+    target: float | None = None,
+    callbacks: Iterable[Callback] = (),
+    vectorized: bool = False,
+    progress: bool = True,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1,
+) -> History:
+    """Maximize ``f`` with ``solver`` until a budget is spent or ``target`` is reached.
+
+    Parameters
+    ----------
+    f : callable
+        Fitness of one candidate ``f(x) -> float`` (or of a whole population
+        ``f(X) -> (popsize,)`` when ``vectorized=True``). Maximized.
+    solver : Solver
+        Any ask/tell solver of :mod:`pgnotes.solvers`.
+    max_generations, max_evaluations : int, optional
+        Budgets; at least one of them (or ``target``) must be given.
+    target : float, optional
+        Stop as soon as the best fitness so far is >= ``target``.
+    callbacks : iterable of callables
+        Called as ``cb(solver, history)`` after each generation; returning True stops the run.
+    checkpoint : path, optional
+        If given, solver state and history are saved there atomically every
+        ``checkpoint_every`` generations, and a run started with an existing
+        checkpoint resumes from it (bit-identical to an uninterrupted run).
+
+    Returns
+    -------
+    History
+    """
+    if max_generations is None and max_evaluations is None and target is None:
+        raise ValueError("give at least one of max_generations, max_evaluations or target")
+    for name, value in (("max_generations", max_generations), ("max_evaluations", max_evaluations)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1 or None, got {value!r}")
+    if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
+
+    history, evaluations, elapsed = History(), 0, 0.0
+    if checkpoint is not None and Path(checkpoint).exists():
+        saved = load_checkpoint(checkpoint)
+        solver.load_state_dict(saved["solver"])
+        history = History.from_dict(saved["history"])
+        evaluations, elapsed = saved["evaluations"], saved["elapsed"]
+
+    def done() -> bool:
+        if max_generations is not None and len(history) >= max_generations:
+            return True
+        if max_evaluations is not None and evaluations + solver.popsize > max_evaluations:
+            return True
+        return target is not None and len(history) > 0 and history.best_so_far[-1] >= target
+
+    total = max_generations if max_generations is not None else None
+    with tqdm(total=total, initial=len(history), disable=not progress, desc=type(solver).__name__, leave=False) as bar:
+        start = time.perf_counter() - elapsed
+        while not done():
+            x = solver.ask()
+            fitness = _evaluate(f, x, vectorized)
+            solver.tell(x, fitness)
+            evaluations += len(fitness)
+            history.record(solver.generation, evaluations, fitness, time.perf_counter() - start)
+            bar.update(1)
+            bar.set_postfix(best=f"{history.best_so_far[-1]:.4g}", refresh=False)
+            stop = any(bool(cb(solver, history)) for cb in callbacks)
+            if checkpoint is not None and (len(history) % checkpoint_every == 0 or stop or done()):
+                save_checkpoint(
+                    checkpoint,
+                    {"solver": solver.state_dict(), "history": history.to_dict(),
+                     "evaluations": evaluations, "elapsed": time.perf_counter() - start},
+                )
+            if stop:
+                break
+    return history
