@@ -1,0 +1,144 @@
+"""The built HTML book reads offline: math typeset, figures loaded, widgets shown, no request failed.
+
+Run with `make test-browser` after `make book`. Needs Debian's `chromium` and
+`chromium-driver` (.ci/run installs them). The book is served from _build/html on a
+localhost port; any request that fails, or that leaves localhost, fails the test.
+Screenshots are written to _build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHAPTER_ONE = "book/ch01_log_derivative_trick.html"
+
+pytestmark = pytest.mark.browser
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / CHAPTER_ONE).exists():
+        pytest.fail(f"{HTML / CHAPTER_ONE} is missing: run `make book` first")
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail("headless Chromium is needed: apt-get install chromium chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,1600", "--hide-scrollbars"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def network_problems(driver, origin: str) -> list[str]:
+    """Failed requests, HTTP errors and requests that left localhost, from Chrome's performance log."""
+    problems, urls = [], {}
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        method, params = message.get("method"), message.get("params", {})
+        if method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            urls[params["requestId"]] = url
+            if not url.startswith((origin, "data:", "blob:", "about:")):
+                problems.append(f"request left localhost: {url}")
+        elif method == "Network.loadingFailed" and not params.get("canceled"):
+            problems.append(f"failed: {urls.get(params['requestId'], '?')} ({params.get('errorText')})")
+        elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+            problems.append(f"HTTP {params['response']['status']}: {params['response']['url']}")
+    return problems
+
+
+def open_page(driver, url: str) -> None:
+    driver.get(url)
+    driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        const wait = () => (window.MathJax && MathJax.startup && MathJax.startup.promise)
+            ? MathJax.startup.promise.then(() => done(true)) : setTimeout(wait, 100);
+        wait();"""
+    )
+
+
+def test_chapter_one_reads_offline(server, browser):
+    browser.get_log("performance")  # drop anything earlier
+    open_page(browser, f"{server}/{CHAPTER_ONE}")
+    rendered = browser.execute_script("return document.querySelectorAll('mjx-container').length")
+    assert rendered >= 10, f"only {rendered} MathJax-rendered elements on chapter 1"
+    text = browser.execute_script("return document.querySelector('main, article, body').innerText")
+    for raw in ("\\(", "\\[", "$$", "\\frac", "\\nabla"):
+        assert raw not in text, f"raw TeX {raw!r} left in the visible text"
+
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")
+    figures = [src for src, ok in images if "_images" in src or src.startswith("data:image")]
+    assert len(figures) >= 2, f"expected the chapter's figures, found images {images}"
+    assert all(ok for _, ok in images), f"images that did not load: {[s for s, ok in images if not ok]}"
+
+    browser.execute_script("""const w = document.querySelector('.jupyter-widgets, .widget-interact, .widget-slider');
+        if (w) w.scrollIntoView();""")
+    widgets = browser.execute_async_script(
+        """const done = arguments[arguments.length - 1]; let tries = 0;
+        const look = () => { const n = document.querySelectorAll('.widget-slider, .jupyter-widgets .widget-hslider').length;
+            if (n > 0 || tries++ > 100) done(n); else setTimeout(look, 100); };
+        look();""")
+    assert widgets >= 3, f"the slider widgets did not render (found {widgets})"
+    widget_images = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.jupyter-widgets img, .widget-output img')).filter(i => i.naturalWidth > 0).length")
+    assert widget_images >= 1, "the interactive figure's static default did not render"
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "ch01_widget.png"))
+    browser.execute_script("window.scrollTo(0, 0)")
+    browser.save_screenshot(str(SHOTS / "ch01_top.png"))
+    problems = network_problems(browser, server)
+    assert not problems, "\n".join(problems)
+    severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, "\n".join(severe)
+
+
+def test_every_page_loads_without_failed_requests(server, browser):
+    pages = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
+                   if not p.relative_to(HTML).as_posix().startswith(("_", "genindex", "search")))
+    assert pages
+    browser.get_log("performance")
+    bad = {}
+    for page in pages:
+        open_page(browser, f"{server}/{page}")
+        problems = network_problems(browser, server)
+        if problems:
+            bad[page] = problems
+    assert not bad, json.dumps(bad, indent=1)
