@@ -1,0 +1,274 @@
+"""Noisy cross-entropy method on Tetris: the protocol of Szita & Lőrincz (2006) (chapter 5).
+
+A linear controller puts each piece where ``w @ features`` of the resulting board is largest;
+CEM searches the weights ``w`` (22 Bertsekas features on a 10 x 20 board). One iteration:
+
+1. sample 100 weight vectors from ``N(mu, diag(sigma^2))`` (initially ``N(0, 100 I)``);
+2. score each by the lines it clears in **one** game;
+3. ``mu, sigma^2 <-`` mean and variance of the best 10, plus the extra noise ``Z_t``
+   (none, constant ``Z = 4``, or decreasing ``Z_t = max(5 - t/10, 0)``);
+4. score the new mean ``mu`` on 30 fresh games (the learning curve).
+
+Run it (resumable: kill it at any point and run the same command again)::
+
+    python -m pgnotes.experiments.tetris_cem --noise constant            # the full protocol
+    python -m pgnotes.experiments.tetris_cem --noise decreasing --time-budget 600
+
+Games are spread over the machine's cores with a process pool. Every game's piece sequence
+comes from a seed derived from ``(seed, iteration, role, index)`` and the solver's generator
+is saved in the checkpoint, so the result does not depend on the number of workers or on how
+often the run was interrupted. A checkpoint is written atomically after every iteration;
+the results file (``results/tetris_cem_<noise>.json``) carries the config, seed, commit and
+wall time, and says whether the run is complete or stopped early (``status``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from pgnotes.checkpoint import load_checkpoint, save_checkpoint, write_json_atomic
+from pgnotes.solvers.cem import CEM
+from pgnotes.tetris import fast
+from pgnotes.tetris.features import n_features
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE, EVALUATION = 0, 1  # roles in the seed of a game
+
+
+@dataclass
+class Config:
+    """Hyperparameters; the defaults are the protocol of Szita & Lőrincz (2006)."""
+
+    noise: str = "constant"  # "none", "constant" (Z = noise_value) or "decreasing" (max(noise_start - t/noise_decay, 0))
+    iterations: int = 80  # CEM iterations
+    popsize: int = 100  # weight vectors sampled per iteration
+    elite_frac: float = 0.1  # fraction kept as elites (10 of 100)
+    sigma0: float = 10.0  # initial standard deviation (variance 100)
+    noise_value: float = 4.0  # Z of the constant schedule
+    noise_start: float = 5.0  # Z_0 of the decreasing schedule
+    noise_decay: float = 10.0  # Z_t = max(noise_start - t / noise_decay, 0)
+    games_per_sample: int = 1  # games averaged for each sampled weight vector
+    eval_games: int = 30  # games played by the mean after each iteration
+    features: str = "bertsekas"  # "bertsekas" (22), "dellacherie" (6) or "dellacherie8" (8)
+    width: int = 10
+    height: int = 20
+    pieces: str = "uniform"  # "uniform" (i.i.d., the protocol) or "bag"
+    max_pieces: int | None = None  # cap on the pieces of one game (None: play to the end, the protocol)
+    seed: int = 0
+
+    def validate(self) -> "Config":
+        if self.noise not in ("none", "constant", "decreasing"):
+            raise ValueError(f"noise must be 'none', 'constant' or 'decreasing', got {self.noise!r}")
+        for name in ("iterations", "popsize", "games_per_sample", "eval_games"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        n_features(self.features, self.width)  # checks the feature set name
+        return self
+
+
+def game_seed(seed: int, iteration: int, role: int, index: int) -> int:
+    """The seed of one game's piece sequence, derived from the run seed and the game's place."""
+    return int(np.random.SeedSequence([seed, iteration, role, index]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _play(args) -> tuple[int, int]:
+    """Worker: play the games of one weight vector; return (total lines, total pieces)."""
+    weights, seeds, kind, width, height, pieces, max_pieces = args
+    lines = placed = 0
+    for s in seeds:
+        result = fast.play_game(weights, kind, width=width, height=height, seed=s, pieces=pieces, max_pieces=max_pieces)
+        lines += result.lines
+        placed += result.pieces
+    return lines, placed
+
+
+def _games(cfg: Config, weights: np.ndarray, iteration: int, role: int, per: int, pool: Executor | None):
+    """Lines (averaged over ``per`` games) and pieces of each row of ``weights``."""
+    tasks = [
+        (w, [game_seed(cfg.seed, iteration, role, i * per + k) for k in range(per)],
+         cfg.features, cfg.width, cfg.height, cfg.pieces, cfg.max_pieces)
+        for i, w in enumerate(weights)
+    ]
+    out = list(pool.map(_play, tasks)) if pool is not None else [_play(t) for t in tasks]
+    return np.array([o[0] for o in out], dtype=np.float64) / per, int(sum(o[1] for o in out))
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def new_solver(cfg: Config) -> CEM:
+    return CEM(
+        n_features(cfg.features, cfg.width), cfg.popsize, sigma0=cfg.sigma0, elite_frac=cfg.elite_frac,
+        noise=cfg.noise, noise_value=cfg.noise_value, noise_start=cfg.noise_start, noise_decay=cfg.noise_decay,
+        rng=np.random.default_rng(cfg.seed),
+    )
+
+
+def run_cem(
+    cfg: Config,
+    *,
+    checkpoint: str | Path | None = None,
+    output: str | Path | None = None,
+    workers: int = 1,
+    time_budget: float | None = None,
+    progress: bool = True,
+    on_iteration: Callable[[dict], None] | None = None,
+) -> dict:
+    """Run (or resume) noisy CEM on Tetris; return the results dict (also written to ``output``).
+
+    Parameters
+    ----------
+    cfg : Config
+        Hyperparameters (the defaults are the published protocol).
+    checkpoint : path, optional
+        Saved atomically after every iteration; if it exists, the run resumes from it (its
+        config must equal ``cfg``, except ``iterations``, which may be raised to extend a run,
+        even a complete one).
+    output : path, optional
+        Where the results JSON goes (rewritten after every iteration).
+    workers : int
+        Processes playing games in parallel (1: play in this process).
+    time_budget : float, optional
+        Seconds after which this invocation stops at the end of an iteration; the results are
+        marked ``"status": "stopped"`` and the same call later continues the run.
+    on_iteration : callable, optional
+        Called with each new iteration record (e.g. to print or plot).
+    """
+    cfg = cfg.validate()
+    solver = new_solver(cfg)
+    records: list[dict] = []
+    elapsed = 0.0
+    if checkpoint is not None and Path(checkpoint).exists():
+        saved = load_checkpoint(checkpoint)
+        same = {k: v for k, v in saved["config"].items() if k != "iterations"}
+        if same != {k: v for k, v in dataclasses.asdict(cfg).items() if k != "iterations"}:
+            raise ValueError(f"checkpoint {checkpoint} was written with another config: {saved['config']}")
+        solver.load_state_dict(saved["solver"])
+        records, elapsed = saved["records"], saved["elapsed"]
+
+    started = time.perf_counter()
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.iterations, initial=len(records), disable=not progress, desc=f"CEM {cfg.noise}", leave=False)
+        while len(records) < cfg.iterations:
+            if time_budget is not None and time.perf_counter() - started > time_budget:
+                break
+            t0 = time.perf_counter()
+            t = len(records)
+            x = solver.ask()
+            fitness, pieces = _games(cfg, x, t, SAMPLE, cfg.games_per_sample, pool)
+            z = solver.noise_at(t)
+            solver.tell(x, fitness)
+            eval_lines, eval_pieces = _games(cfg, solver.mean[None, :].repeat(cfg.eval_games, 0), t, EVALUATION, 1, pool)
+            # _games averaged per row; each evaluation row is one game with its own seed
+            record = {
+                "iteration": t + 1,
+                "noise": z,
+                "sample_lines_mean": float(fitness.mean()),
+                "sample_lines_max": float(fitness.max()),
+                "elite_lines_mean": float(np.sort(fitness)[-solver.n_elite:].mean()),
+                "eval_lines": eval_lines.astype(int).tolist(),
+                "eval_mean": float(eval_lines.mean()),
+                "eval_std": float(eval_lines.std(ddof=1)) if cfg.eval_games > 1 else 0.0,
+                "mean_weights": solver.mean.tolist(),
+                "mean_std": float(np.sqrt(solver.variance).mean()),
+                "pieces": pieces + eval_pieces,
+                "seconds": time.perf_counter() - t0,
+            }
+            records.append(record)
+            elapsed += record["seconds"]
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, {"config": dataclasses.asdict(cfg), "solver": solver.state_dict(),
+                                             "records": records, "elapsed": elapsed})
+            if output is not None:
+                write_json_atomic(output, _results(cfg, records, elapsed, workers))
+            if on_iteration is not None:
+                on_iteration(record)
+            bar.update(1)
+            bar.set_postfix(eval_mean=f"{record['eval_mean']:.4g}", refresh=False)
+        bar.close()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    results = _results(cfg, records, elapsed, workers)
+    if output is not None:
+        write_json_atomic(output, results)
+    return results
+
+
+def _results(cfg: Config, records: list[dict], elapsed: float, workers: int) -> dict:
+    complete = len(records) >= cfg.iterations
+    last = records[-1] if records else None
+    return {
+        "experiment": "tetris_cem",
+        "status": "complete" if complete else "stopped",
+        "iterations_done": len(records),
+        "config": dataclasses.asdict(cfg),
+        "seed": cfg.seed,
+        "commit": git_commit(),
+        "wall_time_s": elapsed,
+        "workers": workers,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "final": None if last is None else {
+            "iteration": last["iteration"], "eval_mean": last["eval_mean"], "eval_std": last["eval_std"],
+            "eval_min": min(last["eval_lines"]), "eval_max": max(last["eval_lines"]), "weights": last["mean_weights"],
+        },
+        "records": records,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for field in dataclasses.fields(Config):
+        kind = {"int": int, "float": float, "str": str}[str(field.type).split(" ")[0]]
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default,
+                            help=f"(default: {field.default})")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes playing games (default: all cores)")
+    parser.add_argument("--time-budget", type=float, default=None, help="stop (resumably) after this many seconds")
+    parser.add_argument("--output", default=None, help="results JSON (default: results/tetris_cem_<noise>.json)")
+    parser.add_argument("--checkpoint", default=None, help="checkpoint (default: checkpoints/tetris_cem_<noise>_seed<seed>.ckpt)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``pgnotes tetris-cem`` and of ``python -m pgnotes.experiments.tetris_cem``."""
+    cfg = Config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config)})
+    output = args.output or ROOT / "results" / f"tetris_cem_{cfg.noise}.json"
+    checkpoint = args.checkpoint or ROOT / "checkpoints" / f"tetris_cem_{cfg.noise}_seed{cfg.seed}.ckpt"
+
+    def report(r: dict) -> None:
+        print(f"iteration {r['iteration']:3d}  Z={r['noise']:.2f}  eval mean {r['eval_mean']:12.1f} "
+              f"(sd {r['eval_std']:.1f})  samples mean {r['sample_lines_mean']:10.1f}  {r['seconds']:7.1f} s", flush=True)
+
+    results = run_cem(cfg, checkpoint=checkpoint, output=output, workers=args.workers, time_budget=args.time_budget,
+                  progress=not args.no_progress, on_iteration=report)
+    print(f"{results['status']}: {results['iterations_done']}/{cfg.iterations} iterations, "
+          f"{results['wall_time_s']:.0f} s; results in {output}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

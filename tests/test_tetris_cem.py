@@ -1,0 +1,84 @@
+"""The noisy-CEM Tetris experiment: resumable, worker-independent, bit for bit (chapter 5)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pgnotes.experiments import tetris_cem as T
+
+TINY = T.Config(noise="decreasing", iterations=4, popsize=12, elite_frac=0.25, eval_games=3, width=6, height=8, seed=3)
+
+
+def strip(results: dict) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in results["records"]]
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    reference = T.run_cem(TINY, progress=False)
+    assert reference["status"] == "complete" and reference["iterations_done"] == 4
+
+    # kill the run in the middle of its third iteration (after the samples, before the evaluation)
+    ckpt, out = tmp_path / "run.ckpt", tmp_path / "run.json"
+    real_games, calls = T._games, {"n": 0}
+
+    def dying_games(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return real_games(*args, **kwargs)
+
+    monkeypatch.setattr(T, "_games", dying_games)
+    with pytest.raises(KeyboardInterrupt):
+        T.run_cem(TINY, checkpoint=ckpt, output=out, progress=False)
+    partial = json.loads(out.read_text())
+    assert partial["status"] == "stopped" and partial["iterations_done"] == 2
+    monkeypatch.setattr(T, "_games", real_games)
+
+    resumed = T.run_cem(TINY, checkpoint=ckpt, output=out, progress=False)
+    assert strip(resumed) == strip(reference)
+    assert resumed["final"] == reference["final"]
+    longer = T.run_cem(T.Config(**{**TINY.__dict__, "iterations": 5}), checkpoint=ckpt, progress=False)
+    assert strip(longer)[:4] == strip(reference) and longer["iterations_done"] == 5  # extended
+    assert json.loads(out.read_text())["status"] == "complete"
+
+
+def test_time_budget_stops_resumably_and_workers_do_not_change_results(tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    stopped = T.run_cem(TINY, checkpoint=ckpt, time_budget=0.0, progress=False)
+    assert stopped["status"] == "stopped" and stopped["iterations_done"] == 0
+    finished = T.run_cem(TINY, checkpoint=ckpt, workers=2, progress=False)
+    assert strip(finished) == strip(T.run_cem(TINY, progress=False))
+
+
+def test_checkpoint_with_another_config_is_refused_but_a_run_can_be_extended(tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+
+    def stop(record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        T.run_cem(TINY, checkpoint=ckpt, progress=False, on_iteration=stop)
+    with pytest.raises(ValueError, match="another config"):
+        T.run_cem(T.Config(**{**TINY.__dict__, "seed": 4}), checkpoint=ckpt, progress=False)
+    shorter = T.run_cem(T.Config(**{**TINY.__dict__, "iterations": 2}), checkpoint=ckpt, progress=False)
+    assert strip(shorter) == strip(T.run_cem(TINY, progress=False))[:2]
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="noise"):
+        T.Config(noise="loud").validate()
+    with pytest.raises(ValueError, match="eval_games"):
+        T.Config(eval_games=0).validate()
+    with pytest.raises(ValueError, match="kind"):
+        T.Config(features="pixels").validate()
+
+
+def test_command_line(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    T.main(["--noise", "none", "--iterations", "2", "--popsize", "10", "--eval-games", "2", "--width", "6",
+            "--height", "8", "--workers", "1", "--output", str(out), "--checkpoint", str(tmp_path / "c.ckpt"), "--no-progress"])
+    data = json.loads(out.read_text())
+    assert data["status"] == "complete" and data["config"]["noise"] == "none" and len(data["final"]["weights"]) == 14
+    assert "complete: 2/2 iterations" in capsys.readouterr().out
