@@ -1,0 +1,152 @@
+"""The learner API check(): feedback text, scores, and that it never raises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pgnotes.grading import check
+from pgnotes.grading.cases import CaseFormatError, load_registry, parse_cases_text
+from pgnotes.grading.check import run_check
+from pgnotes.grading.compare import UnsupportedValue, to_plain, validate_plain
+
+FIXTURES = Path(__file__).parent / "fixtures" / "grading"
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return load_registry([FIXTURES / "cases"])
+
+
+def add(a, b):
+    return a + b
+
+
+def test_full_marks_and_score_line(reg):
+    result = run_check("selftest.add", add, reg)
+    assert (result.earned, result.total) == (2, 2)
+    text = result.text()
+    assert text.splitlines()[-1] == "selftest.add: 2/2"
+    assert text.count("PASS") == 3 and "FAIL" not in text
+
+
+def test_partial_credit_by_case_points(reg):
+    def scale(x, factor):
+        x = np.asarray(x)
+        return x * factor if x.ndim == 1 else (x * factor).ravel()   # wrong shape for the matrix
+
+    result = run_check("selftest.scale", scale, reg)
+    assert result.earned == pytest.approx(1.0)  # 3 points * 1/3 of the case points
+    text = result.text()
+    assert "wrong shape: expected shape (2, 2), got shape (4,)" in text
+    assert "hint:     keep the shape" in text
+    assert text.splitlines()[-1] == "selftest.scale: 1/3"
+
+
+def test_not_yet_solved(reg, capsys):
+    def add(a, b):
+        raise NotImplementedError
+
+    check_result = run_check("selftest.add", add, reg)
+    assert check_result.status == "not yet solved" and check_result.earned == 0
+    assert check_result.text().splitlines() == [
+        "selftest.add: not yet solved (the function still raises NotImplementedError)", "selftest.add: 0/2"]
+
+
+def test_statistical_and_raises(reg):
+    good = run_check("selftest.sample_mean", lambda mu, n, rng: rng.normal(mu, 1, size=n).mean(), reg)
+    biased = run_check("selftest.sample_mean", lambda mu, n, rng: rng.normal(mu, 1, size=n).mean() + 1, reg)
+    assert good.earned == 1 and biased.earned == 0
+    assert "standard errors" in biased.text()
+
+    def safe_log(x):
+        if x <= 0:
+            raise ValueError("x must be > 0")
+        return float(np.log(x))
+
+    assert run_check("selftest.safe_log", safe_log, reg).earned == 2  # no "points": the sum of case points
+    assert run_check("selftest.safe_log", lambda x: 0.0, reg).earned == 1
+
+
+def test_bad_input_gives_a_line_not_an_exception(reg, capsys):
+    assert "unknown exercise id 'selftest.nope'" in run_check("selftest.nope", add, reg).text()
+    assert "expected the function add" in run_check("selftest.add", 42, reg).text()
+    wrong_type = run_check("selftest.add", lambda a, b: "3", reg)
+    assert wrong_type.earned == 0 and "expected" in wrong_type.text()
+    crash = run_check("selftest.add", lambda a, b: 1 / 0, reg)
+    assert "raised ZeroDivisionError: division by zero" in crash.text()
+    exits = run_check("selftest.add", lambda a, b: exit(3), reg)
+    assert exits.earned == 0 and "raised SystemExit" in exits.text()
+    check("ch99.nothing", add)  # the public entry point prints and returns None
+    check(None, None)
+    assert "unknown exercise id" in capsys.readouterr().out
+
+
+def test_feedback_is_deterministic(reg):
+    def scale(x, factor):
+        return np.asarray(x) * factor + 1e-3
+
+    first, second = run_check("selftest.scale", scale, reg).text(), run_check("selftest.scale", scale, reg).text()
+    assert first == second
+    assert "array 2x2 [[-1, -2], [-3, -4]]" in first
+
+
+def test_rigged_objects_earn_nothing(reg):
+    class Liar:
+        def __eq__(self, other):
+            return True
+
+        def __float__(self):
+            return 3.0
+
+        def __array__(self, *args, **kwargs):
+            return np.array(3.0)
+
+        def __repr__(self):
+            return "3"
+
+    class LyingFloat(float):
+        def __eq__(self, other):
+            return True
+
+    result = run_check("selftest.add", lambda a, b: Liar(), reg)
+    assert result.earned == 0 and "unsupported return type Liar" in result.text()
+    assert run_check("selftest.add", lambda a, b: LyingFloat(-1), reg).earned == 0
+
+    class LyingArray(np.ndarray):
+        def __eq__(self, other):
+            return np.ones(np.shape(other), bool)
+
+    rigged = np.zeros(3).view(LyingArray)
+    assert run_check("selftest.scale", lambda x, f: rigged, reg).earned == 0
+
+
+def test_plain_values_are_strict():
+    assert to_plain((np.float64(1.5), np.int32(2), [True, None], {"a": np.arange(2)})) == [
+        1.5, 2, [True, None], {"a": {"__ndarray__": [0, 1], "shape": [2], "dtype": "int64"}}]
+    for bad in (object(), {1: 2}, np.array(["a"]), 1j):
+        with pytest.raises(UnsupportedValue):
+            to_plain(bad)
+    for bad in ({"__ndarray__": [1, "x"]}, {"__ndarray__": [[1], [1, 2]]}, {"a": {1, 2}},
+                {"__ndarray__": [1, 2], "shape": [3]}):
+        with pytest.raises(UnsupportedValue):
+            validate_plain(bad)
+
+
+def test_case_format_errors_name_the_field():
+    with pytest.raises(CaseFormatError, match="x.json: not valid JSON"):
+        parse_cases_text("{", "x.json")
+    with pytest.raises(CaseFormatError, match=r"ex.cases\[0\].compare"):
+        parse_cases_text('{"exercises": [{"id": "ex", "cases": [{"expected": 1, "compare": "fuzzy"}]}]}', "x.json")
+    with pytest.raises(CaseFormatError, match="already defined"):
+        reg = load_registry([FIXTURES / "cases"])
+        reg.add_dir(FIXTURES / "cases")
+
+
+def test_packaged_cases_load_and_ids_are_unique():
+    reg = load_registry()
+    assert reg.exercises, "no packaged cases found in pgnotes/grading/cases"
+    for exercise_id, exercise in reg.exercises.items():
+        assert exercise_id.count(".") == 1 and exercise.cases, exercise_id
