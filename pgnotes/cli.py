@@ -12,6 +12,8 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("pgnotes.grading.batch", "grade submitted notebooks into a gradebook (CSV + JSON report)"),
+    "tetris-cem": ("pgnotes.experiments.tetris_cem", "noisy CEM on Tetris, the Szita & Lorincz protocol (resumable)"),
+    "tetris-dellacherie": ("pgnotes.experiments.tetris_dellacherie", "Dellacherie's hand-coded Tetris controller, mean lines"),
 }
 
 

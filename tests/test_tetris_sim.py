@@ -214,13 +214,12 @@ def test_game_results_are_reproducible_and_capped():
 
 @pytest.mark.slow
 def test_fast_path_speed_bertsekas():
-    """The issue asks >= 150,000 pieces/s on one core; assert a loose floor so a busy CI passes."""
-    w = np.r_[-0.5 * np.ones(10), -np.ones(9), 0.0, -10.0, 0.0]
+    """The issue asks >= 150,000 pieces/s on one core (benchmarks/tetris_speed.py measures it);
+    here a loose floor on CPU time, so that a busy shared machine does not fail the suite."""
+    w = np.array([9.47, -8.74, -2.52, -4.45, -2.32, 0.19, -6.09, -0.2, -8.73, 6.13, -15.92, -11.86, -15.11,
+                  -13.79, -12.24, -13.74, -17.79, -10.13, -15.92, -7.69, -73.02, 3.92])
     fast.play_game(w, max_pieces=10)
-    pieces, start = 0, time.perf_counter()
-    seed = 0
-    while time.perf_counter() - start < 1.0:
-        pieces += fast.play_game(w, seed=seed, max_pieces=20_000).pieces
-        seed += 1
-    rate = pieces / (time.perf_counter() - start)
-    assert rate > 30_000, f"{rate:.0f} pieces/s"
+    start = time.process_time()
+    pieces = fast.play_game(w, seed=0, max_pieces=100_000).pieces
+    rate = pieces / (time.process_time() - start)
+    assert pieces == 100_000 and rate > 50_000, f"{rate:.0f} pieces/s"
