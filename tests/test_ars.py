@@ -5,7 +5,7 @@ import pytest
 
 from pgnotes.functions import as_fitness, sphere
 from pgnotes.solvers import optimize
-from pgnotes.solvers.ars import ARS, ARSConfig, RunningMeanStd, train_ars, version_settings
+from pgnotes.solvers.ars import ARS, ARSConfig, train_ars, version_settings
 
 
 def test_ask_returns_antithetic_pairs():
@@ -54,17 +54,6 @@ def test_version_settings():
         version_settings("V1-t", 8, None)
     with pytest.raises(ValueError, match="version"):
         version_settings("V3", 8, None)
-
-
-def test_running_mean_std_merges_exactly():
-    rng = np.random.default_rng(0)
-    data = rng.normal(3.0, 2.0, size=(500, 4))
-    stats = RunningMeanStd(4)
-    for chunk in np.array_split(data, 7):
-        stats.update(chunk)
-    np.testing.assert_allclose(stats.mean, data.mean(0))
-    np.testing.assert_allclose(stats.std, data.std(0))
-    np.testing.assert_array_equal(RunningMeanStd(3).std, 1.0)  # empty: identity normalization
 
 
 @pytest.mark.parametrize(
