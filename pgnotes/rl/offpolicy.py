@@ -1,0 +1,292 @@
+r"""Off-policy policy gradients: importance weights and a replay buffer of episodes (chapter 2).
+
+Episodes collected by a *behaviour* policy :math:`\mu` (an older copy of the policy, or any other)
+can still estimate the gradient for the *target* policy :math:`\pi_\theta`, by reweighting with
+the likelihood ratio of the trajectory (seed 001, "Off-policy algorithms"); the dynamics cancel,
+as in the score:
+
+.. math::
+    \frac{P_\pi(\tau)}{P_\mu(\tau)} = \prod_{t} \frac{\pi_\theta(a_t\mid s_t)}{\mu(a_t\mid s_t)},\qquad
+    \nabla_\theta J = \mathbb E_{\tau\sim\mu}\Big[\frac{P_\pi(\tau)}{P_\mu(\tau)}\sum_t \nabla_\theta\log\pi_\theta(a_t\mid s_t)\,G_t\Big].
+
+Two ways to weight (``mode``), both unbiased:
+
+* ``"trajectory"``: every step carries the ratio of the whole episode, :math:`\rho_{0:T-1}`;
+* ``"per_decision"``: the reward :math:`r_{t'}` only depends on actions up to :math:`t'`, so it
+  needs only :math:`\rho_{0:t'} = \prod_{k\le t'}\pi/\mu`; the weight of step :math:`t` is
+  :math:`\sum_{t'\ge t}\gamma^{t'-t}\rho_{0:t'} r_{t'}` (Precup, Sutton & Singh 2000). Fewer
+  factors, less variance.
+
+Products of ratios have a variance that grows exponentially with the episode length and the
+distance between :math:`\pi` and :math:`\mu`. Two standard remedies, both biased:
+
+* ``clip=c``: truncate each (cumulative) weight at ``c``;
+* ``self_normalize=True``: divide by the batch mean of the weights (weighted importance
+  sampling), whose expectation is 1; consistent, biased for finite batches.
+
+:class:`ReplayBuffer` stores episodes with the log-probabilities of the policy that collected
+them, so any later policy can reuse them; :func:`train` is the loop of the slides: collect,
+store, several gradient steps on samples from the buffer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pgnotes import _validate
+from pgnotes.rl.policies import Policy, make_policy
+from pgnotes.rl.reinforce import ReinforceHistory, _check_choice, reward_to_go, surrogate_loss
+from pgnotes.rl.rollouts import Episode, EpisodeBatch, collect_episodes, evaluate_policy, make_vector_env
+
+__all__ = [
+    "MODES",
+    "target_log_probs",
+    "cumulative_ratios",
+    "off_policy_weights",
+    "effective_sample_size",
+    "ReplayBuffer",
+    "OffPolicyConfig",
+    "train",
+]
+
+MODES = ("trajectory", "per_decision")
+
+
+@torch.no_grad()
+def target_log_probs(policy: Policy, batch: EpisodeBatch) -> np.ndarray:
+    r""":math:`\log\pi_\theta(a_t\mid s_t)` of the target policy at every step of the batch, shape (num_steps,). Chapter 2."""
+    return policy.log_prob(batch.observations, batch.actions).double().numpy()
+
+
+def cumulative_ratios(batch: EpisodeBatch, target_logp) -> np.ndarray:
+    r"""Per-step cumulative likelihood ratios :math:`\rho_{0:t} = \prod_{k\le t}\pi(a_k\mid s_k)/\mu(a_k\mid s_k)`, shape (num_steps,). Chapter 2.
+
+    :math:`\mu`'s log-probabilities are the ``log_probs`` stored with each episode.
+    """
+    target_logp = _validate.finite_array("target_logp", target_logp, shape=(batch.num_steps,))
+    log_ratio = target_logp - batch.log_probs
+    out = np.empty_like(log_ratio)
+    start = 0
+    for e in batch.episodes:
+        stop = start + len(e)
+        out[start:stop] = np.exp(np.cumsum(log_ratio[start:stop]))
+        start = stop
+    return out
+
+
+def off_policy_weights(
+    batch: EpisodeBatch,
+    target_logp,
+    *,
+    gamma: float = 0.99,
+    mode: str = "per_decision",
+    clip: float | None = None,
+    self_normalize: bool = False,
+    baseline=None,
+) -> np.ndarray:
+    r"""Weights :math:`w_{i,t}` such that :math:`\frac1N\sum_{i,t} w_{i,t}\nabla\log\pi_\theta(a_{i,t}\mid s_{i,t})` estimates :math:`\nabla J(\pi_\theta)` from episodes of :math:`\mu`. Chapter 2.
+
+    Parameters
+    ----------
+    batch : EpisodeBatch
+        Episodes with the behaviour policy's log-probabilities in ``log_probs``.
+    target_logp : array (num_steps,)
+        :math:`\log\pi_\theta(a_t\mid s_t)` (see :func:`target_log_probs`).
+    gamma : float
+        Discount of the reward-to-go.
+    mode : {"trajectory", "per_decision"}
+        Weight every step by the whole episode's ratio, or each reward by the ratio up to it.
+    clip : float, optional
+        Truncate every (cumulative) ratio at this value (> 0).
+    self_normalize : bool
+        Divide the ratios by their batch mean (for ``"per_decision"``: the mean over episodes
+        of :math:`\rho_{0:\min(t, T_i-1)}`, each of which has expectation 1 under :math:`\mu`).
+    baseline : array (num_steps,), optional
+        Subtracted from the reward-to-go, :math:`\rho(G_t - b_t)` (``"trajectory"`` only;
+        ``b_t`` must not depend on :math:`a_t`).
+    """
+    _check_choice("mode", mode, MODES)
+    gamma = _validate.probability("gamma", gamma, open_low=False)
+    if clip is not None:
+        clip = _validate.positive("clip", clip)
+    rho = cumulative_ratios(batch, target_logp)
+    ends = np.cumsum(batch.lengths) - 1
+    if mode == "trajectory":
+        per_episode = rho[ends]
+        if clip is not None:
+            per_episode = np.minimum(per_episode, clip)
+        if self_normalize:
+            per_episode = per_episode / per_episode.mean()
+        g = np.concatenate([reward_to_go(e.rewards, gamma) for e in batch.episodes])
+        if baseline is not None:
+            g = g - _validate.finite_array("baseline", baseline, shape=(batch.num_steps,))
+        return per_episode[batch.episode_index] * g
+    if baseline is not None:
+        raise ValueError("baseline is supported with mode='trajectory' only")
+    if clip is not None:
+        rho = np.minimum(rho, clip)
+    if self_normalize:
+        # rho_{0:min(t, T_i - 1)} for every episode i and time t: a martingale with mean 1 under mu
+        T = int(batch.lengths.max())
+        table = np.empty((len(batch), T))
+        start = 0
+        for i, e in enumerate(batch.episodes):
+            table[i, : len(e)] = rho[start : start + len(e)]
+            table[i, len(e) :] = rho[start + len(e) - 1]
+            start += len(e)
+        rho = rho / table.mean(axis=0)[batch.time_index]
+    weighted = rho * batch.rewards
+    out = np.empty_like(weighted)
+    start = 0
+    for e in batch.episodes:
+        stop = start + len(e)
+        out[start:stop] = reward_to_go(weighted[start:stop], gamma)
+        start = stop
+    return out
+
+
+def effective_sample_size(weights) -> float:
+    r"""Kish's effective sample size :math:`(\sum w)^2/\sum w^2` of importance weights. Chapter 2."""
+    w = _validate.finite_array("weights", weights, ndim=1)
+    if w.size == 0 or np.sum(w**2) == 0:
+        return 0.0
+    return float(np.sum(w) ** 2 / np.sum(w**2))
+
+
+class ReplayBuffer:
+    """A first-in first-out store of whole episodes, each with its behaviour log-probabilities. Chapter 2.
+
+    Parameters
+    ----------
+    capacity : int
+        Maximum number of episodes kept (>= 1); the oldest are dropped first.
+    rng : numpy.random.Generator or int
+        Randomness of :meth:`sample`.
+    """
+
+    def __init__(self, capacity: int, rng=0):
+        self.capacity = _validate.integer_at_least("capacity", capacity, 1)
+        self.rng = _validate.generator(rng)
+        self._episodes: list[Episode] = []
+
+    def __len__(self) -> int:
+        return len(self._episodes)
+
+    def add(self, episodes: Sequence[Episode]) -> None:
+        """Append episodes (dropping the oldest beyond ``capacity``)."""
+        for e in episodes:
+            if not isinstance(e, Episode):
+                raise TypeError(f"episodes must be Episode objects, got {type(e).__name__}")
+        self._episodes.extend(episodes)
+        if len(self._episodes) > self.capacity:
+            del self._episodes[: len(self._episodes) - self.capacity]
+
+    def sample(self, n: int) -> EpisodeBatch:
+        """``n`` distinct episodes drawn uniformly, as a batch (``n`` <= ``len(self)``)."""
+        n = _validate.integer_at_least("n", n, 1)
+        if n > len(self):
+            raise ValueError(f"n must be <= the number of stored episodes ({len(self)}), got {n}")
+        idx = self.rng.choice(len(self), size=n, replace=False)
+        return EpisodeBatch([self._episodes[i] for i in idx])
+
+
+@dataclass
+class OffPolicyConfig:
+    """Hyperparameters of :func:`train` (chapter 2)."""
+
+    env_id: str = "CartPole-v1"
+    gamma: float = 0.99
+    total_episodes: int = 500
+    """Environment episodes collected (the sample budget)."""
+    episodes_per_iteration: int = 10
+    """Fresh episodes added to the buffer per iteration."""
+    capacity: int = 50
+    """Replay buffer size in episodes."""
+    batches_per_iteration: int = 4
+    """Gradient steps per iteration, each on a sample from the buffer."""
+    batch_size: int = 10
+    """Episodes per gradient step."""
+    mode: str = "per_decision"
+    clip: float | None = 10.0
+    self_normalize: bool = True
+    hidden: tuple[int, ...] = (32,)
+    learning_rate: float = 0.01
+    eval_episodes: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        _check_choice("mode", self.mode, MODES)
+        _validate.probability("gamma", self.gamma, open_low=False)
+        for name in ("total_episodes", "episodes_per_iteration", "capacity", "batches_per_iteration", "batch_size", "eval_episodes"):
+            _validate.integer_at_least(name, getattr(self, name), 1)
+        if self.batch_size > self.capacity:
+            raise ValueError(f"batch_size must be <= capacity ({self.capacity}), got {self.batch_size}")
+        if self.clip is not None:
+            _validate.positive("clip", self.clip)
+        self.hidden = tuple(int(h) for h in self.hidden)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **overrides):
+    """Off-policy REINFORCE with a replay buffer (the loop of seed 001). Chapter 2.
+
+    Each iteration: collect ``episodes_per_iteration`` episodes with the current policy and store
+    them; then ``batches_per_iteration`` times sample ``batch_size`` episodes from the buffer,
+    weight them (:func:`off_policy_weights`), standardize the weights within the batch (the
+    batch mean acts as the baseline) and take an Adam step. Returns ``(policy, history)``.
+    """
+    torch.set_num_threads(1)
+    config = OffPolicyConfig(**{**(config.to_dict() if config else {}), **overrides})
+    envs = make_vector_env(config.env_id, config.episodes_per_iteration)
+    try:
+        policy = make_policy(envs.single_observation_space, envs.single_action_space, config.hidden, seed=config.seed)
+        optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
+        buffer = ReplayBuffer(config.capacity, rng=config.seed)
+        generator = torch.Generator().manual_seed(config.seed)
+        history = ReinforceHistory()
+        done, steps, start, first = 0, 0, time.perf_counter(), True
+        with tqdm(total=config.total_episodes, desc=f"off-policy {config.mode}", disable=not progress, leave=False) as bar:
+            while done < config.total_episodes:
+                n = min(config.episodes_per_iteration, config.total_episodes - done)
+                episodes = collect_episodes(envs, policy, n, generator=generator, seed=config.seed if first else None)
+                first = False
+                buffer.add(episodes)
+                done += n
+                steps += sum(len(e) for e in episodes)
+                for _ in range(config.batches_per_iteration):
+                    batch = buffer.sample(min(config.batch_size, len(buffer)))
+                    weights = off_policy_weights(
+                        batch, target_log_probs(policy, batch), gamma=config.gamma, mode=config.mode,
+                        clip=config.clip, self_normalize=config.self_normalize,
+                    )
+                    std = weights.std()
+                    weights = (weights - weights.mean()) / (std + 1e-8)
+                    optimizer.zero_grad()
+                    surrogate_loss(policy, batch, weights).backward()
+                    grad_norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in policy.parameters())))
+                    optimizer.step()
+                returns = np.array([e.total_reward for e in episodes])
+                history.episodes.append(done)
+                history.env_steps.append(steps)
+                history.mean_return.append(float(returns.mean()))
+                history.episode_returns.extend(float(r) for r in returns)
+                history.grad_norm.append(grad_norm)
+                history.value_loss.append(float("nan"))
+                history.wall_time.append(time.perf_counter() - start)
+                bar.update(n)
+                bar.set_postfix(ret=f"{returns.mean():.1f}", refresh=False)
+        final = evaluate_policy(policy, config.env_id, config.eval_episodes, seed=10_000 * (config.seed + 1) + done)
+        history.eval_at.append(done)
+        history.eval_mean.append(float(final.mean()))
+        history.eval_std.append(float(final.std()))
+    finally:
+        envs.close()
+    return policy, history
