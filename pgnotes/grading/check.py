@@ -118,24 +118,22 @@ class ExerciseResult:
                 "message": self.message, "cases": [c.as_dict() for c in self.cases]}
 
 
-def judge(exercise: Exercise, outcomes: list[dict | None], seconds: list[float | None] | None = None,
-          missing_reason: str = "no result") -> ExerciseResult:
-    """Score ``outcomes`` (one per case, ``None`` when the case produced no result) against the cases.
+def judge(exercise: Exercise, outcomes: list, seconds: list[float | None] | None = None) -> ExerciseResult:
+    """Score ``outcomes`` (one per case) against the exercise's cases. Trusted code.
 
-    Trusted: only plain outcomes reach here. Not-yet-solved when every case raised
-    NotImplementedError.
+    An outcome is a validated plain outcome (``{"value": ...}`` or ``{"error": ...}``) or a
+    string saying why the case has no result (timed out, the process died...). The exercise
+    is "not yet solved" when every case raised NotImplementedError, "missing function" when
+    the function was not defined.
     """
     seconds = seconds or [None] * len(exercise.cases)
     result = ExerciseResult(exercise.id, exercise.total_points)
     case_total = sum(c.points for c in exercise.cases)
-    not_implemented = bool(outcomes) and all(
-        o is not None and "error" in o and "NotImplementedError" in o["error"].get("mro", [o["error"]["type"]])
-        and exercise.cases[i].compare != "raises"
-        for i, o in enumerate(outcomes))
+    errors = [o["error"] if isinstance(o, dict) and "error" in o else None for o in outcomes]
     for i, (case, outcome) in enumerate(zip(exercise.cases, outcomes)):
         call = summarize_call(exercise.function, case.args, case.kwargs)
-        if outcome is None:
-            passed, reason, got = False, missing_reason, "(no result)"
+        if isinstance(outcome, str):
+            passed, reason, got = False, outcome, "(no result)"
         else:
             passed, reason = compare(case, outcome)
             got = outcome_summary(outcome)
@@ -143,10 +141,18 @@ def judge(exercise: Exercise, outcomes: list[dict | None], seconds: list[float |
                                        "" if passed else (case.hint or exercise.hint), case.hidden, seconds[i]))
     earned_case_points = sum(c.earned for c in result.cases)
     result.earned = exercise.total_points * earned_case_points / case_total if case_total else 0.0
-    if not_implemented:
-        result.status, result.message, result.earned = "not yet solved", \
-            "not yet solved (the function still raises NotImplementedError)", 0.0
+    if errors and all(e is not None and "NotImplementedError" in e.get("mro", [e["type"]]) for e in errors) \
+            and not any(c.compare == "raises" for c in exercise.cases):
+        result.status, result.earned = "not yet solved", 0.0
+        result.message = "not yet solved (the function still raises NotImplementedError)"
         result.cases = []
+    elif errors and all(e is not None and e["type"] == "NameError" and e["message"].startswith("no function named")
+                        for e in errors):
+        result.status, result.earned = "missing function", 0.0
+        result.message = f"missing: {errors[0]['message']}"
+        result.cases = []
+    elif any(isinstance(o, str) for o in outcomes):
+        result.status = "incomplete"
     return result
 
 
