@@ -9,8 +9,10 @@ the stored outputs are the ones strict nbval compares against in ``make test``.
 from __future__ import annotations
 
 import os
+import platform
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -31,6 +33,12 @@ def execute(path: Path, timeout: int = 600) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    # read by the book's "Notebook execution status" page (book/_ext/notebook_status.py)
+    notebook.metadata["pgnotes"] = {
+        "execution_seconds": round(seconds, 1),
+        "executed_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+    }
     nbformat.write(notebook, path)
     return seconds
 
