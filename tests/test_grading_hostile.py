@@ -229,3 +229,12 @@ def test_cli_and_bad_input_are_lines_not_crashes(tmp_path, capsys):
     bad.mkdir()
     (bad / "x.json").write_text("{")
     assert cli.main(["grade", str(odd), "--out", str(tmp_path / "gb2.csv"), "--hidden", str(bad)]) == 2
+
+
+def test_gradebook_neutralizes_spreadsheet_formulas():
+    from pgnotes.grading.batch import gradebook_csv
+
+    record = {"submission": "=cmd|' /C calc'!A0", "score": 0.0, "max_score": 9.0, "status": "graded",
+              "exercises": {"selftest.add": {"earned": 0.0}}, "notes": ["=HYPERLINK(\"http://x\")"]}
+    row = next(csv.DictReader(gradebook_csv([record], ["selftest.add"]).splitlines()))
+    assert row["submission"].startswith("'=") and row["notes"].startswith("'=")

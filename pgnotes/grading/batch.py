@@ -41,7 +41,7 @@ from ..checkpoint import _write_atomic, write_json_atomic
 from .cases import CaseFormatError, Registry, load_registry
 from .check import ExerciseResult, format_points, judge
 from .compare import UnsupportedValue, validate_outcome
-from .sandbox import Limits, Progress, landlock_abi, run_child
+from .sandbox import Limits, Progress, landlock_abi, protect_parent, run_child
 
 GRADER_VERSION = "1"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -91,7 +91,8 @@ def _copy_directory(source: Path, notebook: Path, target: Path) -> None:
         for name in names:
             full = Path(directory) / name
             if name in (".git", "__pycache__", ".ipynb_checkpoints") or (
-                    name.endswith(".ipynb") and full.resolve() != notebook.resolve()):
+                    name.endswith(".ipynb") and full.resolve() != notebook.resolve()) or not (
+                    full.is_symlink() or full.is_dir() or full.is_file()):   # no FIFOs, sockets, devices
                 skipped.append(name)
                 continue
             if full.is_file() and not full.is_symlink():
@@ -183,8 +184,19 @@ def _run_cases(specs: list[dict], cells: list[str], workdir: str, limits: Limits
 
 
 def grade_submission(path: Path, registry: Registry, options, limits: Limits, deny: list[str]) -> dict:
-    """Grade one submission; never raises for anything the submission does."""
+    """Grade one submission; never raises: a failure of the grader itself is a row with status "error"."""
     started = time.perf_counter()
+    try:
+        return _grade_submission(path, registry, options, limits, deny, started)
+    except Exception as error:  # e.g. an unreadable directory to copy; the batch goes on
+        record = {"submission": str(path), "sha256": "", "status": "error", "score": 0.0, "max_score": 0.0,
+                  "exercises": {}, "notes": [f"grader error: {type(error).__name__}: {error}"[:300]],
+                  "execution": None, "isolation": [], "seconds": {}}
+        return _finish(record, registry, [], started)
+
+
+def _grade_submission(path: Path, registry: Registry, options, limits: Limits, deny: list[str],
+                      started: float) -> dict:
     record = {"submission": str(path), "sha256": "", "status": "graded", "score": 0.0, "max_score": 0.0,
               "exercises": {}, "notes": [], "execution": None, "isolation": [], "seconds": {}}
     try:
@@ -304,6 +316,11 @@ class Cache:
         write_json_atomic(self.directory / f"{key}.json", {"mac": self._mac(payload), "record": record})
 
 
+def _cell(text: str) -> str:
+    """Neutralize spreadsheet formulas in learner-controlled text (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def gradebook_csv(records: list[dict], exercise_ids: list[str]) -> str:
     """Columns: submission, score, max_score, percent, one per exercise (points), status, notes."""
     out = io.StringIO()
@@ -314,8 +331,9 @@ def gradebook_csv(records: list[dict], exercise_ids: list[str]) -> str:
         cells = [format_points(record["exercises"][i]["earned"]) if i in record["exercises"] else ""
                  for i in exercise_ids]
         notes = "; ".join(dict.fromkeys(n.replace("\n", " ") for n in record["notes"]))
-        writer.writerow([record["submission"], format_points(record["score"]), format_points(record["max_score"]),
-                         f"{percent:.1f}", *cells, record["status"], notes[:2000]])
+        writer.writerow([_cell(record["submission"]), format_points(record["score"]),
+                         format_points(record["max_score"]), f"{percent:.1f}", *cells, record["status"],
+                         _cell(notes[:2000])])
     return out.getvalue()
 
 
@@ -364,6 +382,7 @@ def grade(options) -> dict:
     limits = Limits(cell_timeout=options.cell_timeout, case_timeout=options.case_timeout, cpu_seconds=options.cpu,
                     memory_bytes=int(options.memory * 1024**3),
                     startup_timeout=getattr(options, "startup_timeout", Limits.startup_timeout))
+    protect_parent()
     paths = _expand(options.submissions)
     options.submissions = [str(p) for p in paths]
     deny = _deny_read(options)

@@ -41,6 +41,8 @@ from pathlib import Path
 _DUMPS = json.dumps             # bound before any learner code can patch the json module
 MAX_LINE = 64 * 1024 * 1024     # bytes of one result line the parent will read
 MAX_LOG = 4000                  # characters of the child's own output kept for the report
+MAX_TOTAL = 256 * 1024 * 1024   # bytes the parent reads from one child in all
+MAX_LINES = 100_000             # result lines the parent keeps from one child
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,17 @@ def _drop_capabilities() -> str:
     return "capabilities dropped"
 
 
+def protect_parent() -> bool:
+    """Make the grader's own process non-dumpable: a same-user child then cannot ptrace it or
+    read its memory (/proc/PID/mem) even where Landlock is missing. Linux only."""
+    if sys.platform != "linux":
+        return False
+    try:
+        return _libc().prctl(4, 0, 0, 0, 0) == 0   # PR_SET_DUMPABLE
+    except Exception:
+        return False
+
+
 def harden(workdir: str, limits: Limits, deny_read: list[str] = ()) -> list[str]:
     """Limit the current process (and everything it starts); return what was applied."""
     applied = []
@@ -270,8 +283,11 @@ def _job_call(job: dict, channel: _Channel) -> None:
     from .check import call_case
     from .compare import error_outcome
 
-    grading.check = lambda *args, **kwargs: None          # the notebook's check() calls do nothing here
-    sys.modules["pgnotes.grading"].check = grading.check
+    def no_check(*args, **kwargs):      # the notebook's check() calls do nothing here
+        return None
+
+    grading.check = no_check
+    sys.modules["pgnotes.grading.check"].check = no_check
     transform = TransformerManager().transform_cell
     stub = _ShellStub()
     namespace = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": lambda: stub}
@@ -459,6 +475,7 @@ def run_child(job: dict, workdir: str, progress: Progress) -> ChildRun:
         except OSError:
             pass
         buffer = b""
+        received = 0
         last = time.monotonic()
         while True:
             timeout = progress.allowance() - (time.monotonic() - last)
@@ -472,6 +489,10 @@ def run_child(job: dict, workdir: str, progress: Progress) -> ChildRun:
                 continue
             chunk = os.read(read_fd, 1 << 20)
             if not chunk:
+                break
+            received += len(chunk)
+            if received > MAX_TOTAL or len(run.lines) > MAX_LINES:
+                run.ended = "too much output on the result channel"
                 break
             buffer += chunk
             *complete, buffer = buffer.split(b"\n")
