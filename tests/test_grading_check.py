@@ -150,3 +150,11 @@ def test_packaged_cases_load_and_ids_are_unique():
     assert reg.exercises, "no packaged cases found in pgnotes/grading/cases"
     for exercise_id, exercise in reg.exercises.items():
         assert exercise_id.count(".") == 1 and exercise.cases, exercise_id
+
+
+def test_a_stub_with_raises_cases_is_not_yet_solved(reg):
+    def safe_log(x):
+        raise NotImplementedError   # a RuntimeError: must not pass a case expecting an exception
+
+    result = run_check("selftest.safe_log", safe_log, reg)
+    assert result.status == "not yet solved" and result.earned == 0

@@ -42,7 +42,8 @@ is, except objects with one of these tags, decoded afresh for every call:
   element of the result lies within ``Z * S`` of ``V`` (``S`` and ``Z`` may be scalars or
   arrays of ``V``'s shape). The arguments carry ``{"__rng__": seed}``, so it is deterministic.
 - ``raises``: ``expected`` is an exception class name (``"ValueError"``); the call must raise
-  an exception of that class or of a subclass with that name in its hierarchy.
+  an exception whose class, or one of its base classes, has that name. A function that still
+  raises ``NotImplementedError`` on every case is "not yet solved" and scores 0 regardless.
 
 Scores: a case earns its ``points`` when it passes; the exercise earns
 ``points * earned / sum(case points)``. ``check()`` prints ``exercise_id: k/n`` in points.

@@ -142,7 +142,7 @@ def judge(exercise: Exercise, outcomes: list, seconds: list[float | None] | None
     earned_case_points = sum(c.earned for c in result.cases)
     result.earned = exercise.total_points * earned_case_points / case_total if case_total else 0.0
     if errors and all(e is not None and "NotImplementedError" in e.get("mro", [e["type"]]) for e in errors) \
-            and not any(c.compare == "raises" for c in exercise.cases):
+            and not any(c.compare == "raises" and c.expected == "NotImplementedError" for c in exercise.cases):
         result.status, result.earned = "not yet solved", 0.0
         result.message = "not yet solved (the function still raises NotImplementedError)"
         result.cases = []
