@@ -188,15 +188,19 @@ class _CapData(ctypes.Structure):
 def _drop_capabilities() -> str:
     """As root: lock root out of capabilities (securebits), empty the bounding set, clear all."""
     libc = _libc()
-    _check(libc.prctl(PR_SET_SECUREBITS, SECUREBITS_ROOT_IS_USER, 0, 0, 0), "prctl(SECUREBITS)")
-    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-    for cap in range(last + 1):
-        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    locked = libc.prctl(PR_SET_SECUREBITS, SECUREBITS_ROOT_IS_USER, 0, 0, 0) == 0   # needs CAP_SETPCAP
+    try:
+        last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    except (OSError, ValueError):
+        last = 40
+    bounded = all(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0 for cap in range(last + 1))
     libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
     header = _CapHeader(0x20080522, 0)
     data = (_CapData * 2)()
     _check(libc.capset(ctypes.byref(header), data), "capset")
-    return "capabilities dropped"
+    if locked and bounded:
+        return "capabilities dropped"
+    return "capabilities dropped (an exec may regain those left in the bounding set)"
 
 
 def protect_parent() -> bool:
@@ -215,10 +219,13 @@ def harden(workdir: str, limits: Limits, deny_read: list[str] = ()) -> list[str]
     applied = []
     for name, value in (("RLIMIT_CPU", int(limits.cpu_seconds)), ("RLIMIT_AS", int(limits.memory_bytes)),
                         ("RLIMIT_FSIZE", int(limits.file_bytes)), ("RLIMIT_CORE", 0)):
-        kind = getattr(resource, name)
+        kind = getattr(resource, name, None)
         hard = value + 1 if name == "RLIMIT_CPU" else value   # SIGXCPU at soft, SIGKILL at hard
-        resource.setrlimit(kind, (value, hard))
-        applied.append(f"{name}={value}")
+        try:
+            resource.setrlimit(kind, (value, hard))
+            applied.append(f"{name}={value}")
+        except (ValueError, OSError, TypeError) as error:   # e.g. RLIMIT_AS on macOS
+            applied.append(f"{name} not set ({error})")
     if sys.platform == "linux":
         if os.geteuid() == 0:
             try:
