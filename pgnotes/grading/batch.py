@@ -351,6 +351,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work", default=None, help="work directory for resumable per-submission results "
                                                      "(default: OUT with .work)")
     parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
+    parser.add_argument("--notebook-timeout", type=float, default=300.0,
+                        help="seconds for all cells of a notebook together (default 300)")
     parser.add_argument("--case-timeout", type=float, default=30.0, help="seconds per case (default 30)")
     parser.add_argument("--cpu", type=int, default=120, help="CPU seconds per child process (default 120)")
     parser.add_argument("--memory", type=float, default=4.0, help="GiB of address space per child process (default 4)")
@@ -381,7 +383,8 @@ def grade(options) -> dict:
     registry = load_registry(options.cases, options.hidden)
     limits = Limits(cell_timeout=options.cell_timeout, case_timeout=options.case_timeout, cpu_seconds=options.cpu,
                     memory_bytes=int(options.memory * 1024**3),
-                    startup_timeout=getattr(options, "startup_timeout", Limits.startup_timeout))
+                    startup_timeout=getattr(options, "startup_timeout", Limits.startup_timeout),
+                    notebook_timeout=options.notebook_timeout)
     protect_parent()
     paths = _expand(options.submissions)
     options.submissions = [str(p) for p in paths]

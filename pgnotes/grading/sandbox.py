@@ -55,9 +55,10 @@ class Limits:
     memory_bytes: int = 4 * 1024**3     # RLIMIT_AS of each child process
     file_bytes: int = 256 * 1024**2     # RLIMIT_FSIZE
     startup_timeout: float = 60.0       # interpreter and kernel start-up allowance
+    notebook_timeout: float = 300.0     # all cells of a notebook together
 
     def setup_deadline(self, cells: int) -> float:
-        return self.startup_timeout + self.cell_timeout * max(cells, 1)
+        return self.startup_timeout + min(self.cell_timeout * max(cells, 1), self.notebook_timeout)
 
 
 # --- hardening, run inside the child ---------------------------------------------------------
