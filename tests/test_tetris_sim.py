@@ -63,9 +63,10 @@ def test_heights_holes_and_bertsekas():
 
 
 def test_transitions_wells_hole_depth():
-    # rows (bottom first): #..### | ##.##. | .#..#. | .#.... ; max height 4
-    # row transitions with walls: row0 |#..###| -> 2; row1 |##.##.| -> 4; row2 |.#..#.| -> 6; row3 |.#....| -> 4
-    assert F.row_transitions(BOARD) == 16
+    # rows (bottom first): #..### | ##.##. | .#..#. | .#.... | ...... ; max height 4
+    # row transitions with walls: row0 |#..###| -> 2; row1 |##.##.| -> 4; row2 |.#..#.| -> 6; row3 |.#....| -> 4;
+    # row4, empty: |......| -> 2
+    assert F.row_transitions(BOARD) == 18
     # column transitions from the floor (filled) up to the top row:
     # c0 F,1,1,0,0,0 -> 1; c1 F,0,1,1,1,0 -> 3; c2 F,0,... -> 1; c3 F,1,1,0.. -> 1; c4 F,1,1,1,0 -> 1; c5 F,1,0.. -> 1
     assert F.column_transitions(BOARD) == 8

@@ -12,6 +12,9 @@ An illegal action raises ``ValueError`` saying why, and the board is left as it 
 (``invalid_action="raise"``, the default). Gymnasium's ``check_env`` steps with unmasked random
 actions, so for it (and for agents that learn to avoid illegal moves) ``invalid_action="end"``
 instead ends the episode with reward 0 and ``info["invalid_action"] = True``, board untouched.
+
+The id is registered when :mod:`pgnotes.tetris` is imported; without that import use
+``gymnasium.make("pgnotes.tetris:pgnotes/Tetris-v0")``, which imports it first.
 """
 
 from __future__ import annotations

@@ -156,8 +156,10 @@ def _features_dellacherie(rows, top, width, p, r, c, y, full, eight, tmp, acc, f
         row_tr += _popcount((ext ^ (ext >> 1)) & ((np.int64(1) << (width + 1)) - 1))
         col_tr += _popcount(row ^ prev)
         prev = row
-    if n < rows.shape[0] - 4:  # the empty row above the stack, if on the board (rows has 4 spare rows)
+    height = rows.shape[0] - 4  # rows has 4 spare rows above the board
+    if n < height:  # the empty row above the stack, if on the board
         col_tr += _popcount(prev)
+    row_tr += 2 * (height - n)  # each empty row: wall -> empty -> wall
     holes = 0
     hole_depth = 0
     rows_with_holes = 0

@@ -20,8 +20,11 @@ Definitions (all after the piece has been dropped and full lines removed):
 - *hole*: an empty cell with at least one filled cell above it in its column;
 - *landing height*: the row of the bottom of the piece's bounding box plus half of (box height - 1);
 - *eroded piece cells*: lines cleared times the number of the piece's own cells that were removed;
-- *row transitions*: for each row below the maximum height, the number of neighbouring cell
-  pairs (the side walls count as filled) that differ;
+- *row transitions*: for each row of the board, the number of neighbouring cell pairs (the
+  side walls count as filled) that differ; an empty row counts 2, as in Fahey's implementation
+  of Dellacherie's controller (counting only the rows below the maximum height instead costs
+  that controller an order of magnitude in lines: about 75,000 instead of over a million on
+  our simulator);
 - *column transitions*: for each column, the number of vertically neighbouring cell pairs that
   differ, from the floor (filled) up to the top row;
 - *well sums*: a well cell is an empty cell whose left and right neighbours are filled (walls
@@ -102,9 +105,9 @@ def holes(board: np.ndarray) -> int:
 
 
 def row_transitions(board: np.ndarray) -> int:
-    """Filled/empty changes along each row below the maximum height, walls counted as filled."""
+    """Filled/empty changes along every row of the board, walls counted as filled (an empty row: 2)."""
     total = 0
-    for row in board[: int(column_heights(board).max(initial=0))]:
+    for row in board:
         padded = np.concatenate([[True], row, [True]])
         total += int(np.sum(padded[1:] != padded[:-1]))
     return total
