@@ -4,13 +4,13 @@ Three families, one interface. Each object holds its parameters as one flat vect
 ``theta`` (``params``), so a search-gradient solver can do plain vector arithmetic,
 :math:`\theta \leftarrow \theta + \alpha \nabla_\theta J`:
 
-========================== ==================================== ===================================
-class                      covariance                           ``theta`` (length)
-========================== ==================================== ===================================
-:class:`IsotropicGaussian` :math:`\sigma^2 I`                   ``[mu, log sigma]`` (d + 1)
+========================== ===================================== =============================================
+class                      covariance                            ``theta`` (length)
+========================== ===================================== =============================================
+:class:`IsotropicGaussian` :math:`\sigma^2 I`                    ``[mu, log sigma]`` (d + 1)
 :class:`DiagonalGaussian`  :math:`\operatorname{diag}(\sigma^2)` ``[mu, log sigma_1..d]`` (2d)
-:class:`FullGaussian`      :math:`LL^\top` (Cholesky factor)    ``[mu, log L_ii, L_ij (i>j)]`` (d + d(d+1)/2)
-========================== ==================================== ===================================
+:class:`FullGaussian`      :math:`LL^\top` (Cholesky factor)     ``[mu, log L_ii, L_ij (i>j)]`` (d + d(d+1)/2)
+========================== ===================================== =============================================
 
 Scales enter through their logarithm (``log sigma``, and ``log L_ii`` on the diagonal of
 the Cholesky factor), so any real ``theta`` is a valid distribution and a gradient step can

@@ -8,12 +8,12 @@ the dynamics drop out: :math:`\nabla_\theta\log p(\tau;\theta) = \sum_t \nabla_\
 Estimators of :math:`\nabla_\theta J` from a batch of :math:`N` episodes, all of the form
 :math:`\frac1N\sum_i\sum_t w_{i,t}\,\nabla_\theta\log\pi_\theta(a_{i,t}\mid s_{i,t})`:
 
-================== ============================================== =====================
-``estimator``      weight :math:`w_t`                             pseudocode
-================== ============================================== =====================
-``"whole_return"`` :math:`R(\tau) = \sum_{t} \gamma^{t} r_{t+1}`  Algorithm 4
+================== ================================================== ==============
+``estimator``      weight :math:`w_t`                                 pseudocode
+================== ================================================== ==============
+``"whole_return"`` :math:`R(\tau) = \sum_{t} \gamma^{t} r_{t+1}`      Algorithm 4
 ``"reward_to_go"`` :math:`G_t = \sum_{t'\ge t}\gamma^{t'-t} r_{t'+1}` Algorithms 5-7
-================== ============================================== =====================
+================== ================================================== ==============
 
 minus a baseline :math:`b` that does not depend on the action :math:`a_t` (so
 :math:`\mathbb E[b\,\nabla\log\pi(a_t\mid s_t)] = 0` and the estimate stays unbiased):
@@ -297,10 +297,14 @@ def train(
     config: ReinforceConfig | None = None,
     *,
     progress: bool = True,
-    callback: Callable[[ReinforceHistory, Policy], bool | None] | None = None,
+    callback: Callable[["ReinforceResult"], bool | None] | None = None,
     **overrides,
 ) -> ReinforceResult:
     """Train a policy with REINFORCE (Algorithms 4-7, batched). Chapter 2.
+
+    Each step: collect ``episodes_per_batch`` episodes through a ``SyncVectorEnv``, compute
+    the weights (:func:`policy_gradient_weights`), take one Adam step on
+    :func:`surrogate_loss`, then refit the value baseline if there is one.
 
     Parameters
     ----------
@@ -309,11 +313,12 @@ def train(
     progress : bool
         Show a ``tqdm`` bar over episodes.
     callback : callable, optional
-        ``callback(history, policy)`` after every gradient step; returning True stops training.
+        ``callback(result)`` after every gradient step, with the :class:`ReinforceResult` so far
+        (policy, value function, history, config); returning True stops training.
 
-    Each step: collect ``episodes_per_batch`` episodes through a ``SyncVectorEnv``, compute
-    the weights (:func:`policy_gradient_weights`), take one Adam step on
-    :func:`surrogate_loss`, then refit the value baseline if there is one.
+    Returns
+    -------
+    ReinforceResult
     """
     torch.set_num_threads(1)
     config = ReinforceConfig(**{**(config.to_dict() if config else {}), **overrides})
@@ -329,6 +334,7 @@ def train(
             value_opt = torch.optim.Adam(value_fn.parameters(), lr=config.value_learning_rate)
         generator = torch.Generator().manual_seed(config.seed)
         history = ReinforceHistory()
+        result = ReinforceResult(policy, value_fn, history, config)
         done_episodes, env_steps, start = 0, 0, time.perf_counter()
         first = True
         with tqdm(total=config.total_episodes, desc=f"REINFORCE {config.estimator}/{config.baseline}", disable=not progress, leave=False) as bar:
@@ -367,13 +373,13 @@ def train(
                     _evaluate(history, policy, config, done_episodes)
                     if history.solved_at is not None and config.stop_at_target:
                         break
-                if callback is not None and callback(history, policy):
+                if callback is not None and callback(result):
                     break
         if config.final_eval and (not history.eval_at or history.eval_at[-1] != done_episodes):
             _evaluate(history, policy, config, done_episodes)
     finally:
         envs.close()
-    return ReinforceResult(policy, value_fn, history, config)
+    return result
 
 
 def _evaluate(history: ReinforceHistory, policy: Policy, config: ReinforceConfig, at: int) -> None:

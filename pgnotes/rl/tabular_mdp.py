@@ -19,13 +19,13 @@ computes them with torch so :func:`exact_gradient` is autograd through the linea
 :math:`\sum_s d(s)\sum_a \pi(a\mid s)\nabla_\theta\log\pi(a\mid s)\,Q(s,a)`, with the state weighting
 and the action value each objective needs:
 
-================== ============================================= ========================================
-objective          :math:`d(s)`                                  :math:`Q(s,a)`
-================== ============================================= ========================================
+================== ================================================== =================================================================
+objective          :math:`d(s)`                                       :math:`Q(s,a)`
+================== ================================================== =================================================================
 ``start_value``    discounted visits :math:`\sum_t\gamma^t\Pr(s_t=s)` discounted :math:`Q^\pi`
-``average_reward`` stationary :math:`d^\pi`                      differential :math:`\tilde Q^\pi` (rewards minus :math:`J_{avR}`)
-``average_value``  :math:`d^\pi / (1-\gamma)`                    differential :math:`\tilde Q^\pi`
-================== ============================================= ========================================
+``average_reward`` stationary :math:`d^\pi`                           differential :math:`\tilde Q^\pi` (rewards minus :math:`J_{avR}`)
+``average_value``  :math:`d^\pi / (1-\gamma)`                         differential :math:`\tilde Q^\pi`
+================== ================================================== =================================================================
 
 The last row holds because :math:`J_{avV} = J_{avR}/(1-\gamma)` exactly (stationarity); the
 formula people often write instead, stationary :math:`d^\pi` with the *discounted* :math:`Q^\pi`
@@ -386,11 +386,13 @@ class TabularMDPEnv(gym.Env):
         self._state = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Draw the start state from ``p0``; returns ``(state, {})``."""
         super().reset(seed=seed)
         self._state = int(self.np_random.choice(self.mdp.n_states, p=self.mdp.p0))
         return self._state, {}
 
     def step(self, action):
+        """Take ``action`` in the current state; returns ``(next_state, reward, terminated, False, {})``."""
         if not self.action_space.contains(action):
             raise ValueError(f"action must be an integer in [0, {self.mdp.n_actions - 1}], got {action!r}")
         s, a = self._state, int(action)

@@ -1,0 +1,165 @@
+"""CartPole-v1 learning curves: whole return vs reward-to-go vs reward-to-go with a learned baseline (chapter 2).
+
+Run (about 5-10 CPU-minutes for the default 3 variants x 5 seeds x 1,000 episodes, one core)::
+
+    python -m pgnotes.experiments.reinforce_cartpole                  # writes results/reinforce_cartpole.json
+    python -m pgnotes.experiments.reinforce_cartpole --seeds 0 1 --episodes 300 --out /tmp/quick.json
+
+Every run trains with :func:`pgnotes.rl.reinforce.train` (defaults of
+:class:`~pgnotes.rl.reinforce.ReinforceConfig`: 10 episodes per batch through a 10-env
+``SyncVectorEnv``, MLP 4-32-2, Adam 0.01, gamma 0.99) for the full budget. Whenever a training
+batch averages >= 450, the *stochastic* policy is evaluated on 100 fresh episodes, until one
+evaluation reaches 475 (the CartPole-v1 threshold); that episode count is ``solved_at``. The
+final policy is evaluated on 100 episodes too. The file is rewritten after every run and a
+re-run skips runs already in it (same config), so an interrupted sweep resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+VARIANTS = {
+    "whole_return": {"estimator": "whole_return", "baseline": "none"},
+    "reward_to_go": {"estimator": "reward_to_go", "baseline": "none"},
+    "reward_to_go+value": {"estimator": "reward_to_go", "baseline": "value"},
+}
+"""Variant name -> ReinforceConfig fields (Algorithm 4; Algorithms 5-7; 5-7 with a learned V(s))."""
+
+
+def git_commit() -> str:
+    """The commit of the working tree (``+dirty`` if it has uncommitted changes), or "unknown"."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def environment() -> dict:
+    """Versions and machine facts stored with every results file."""
+    import gymnasium
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def run_one(variant: str, seed: int, episodes: int, progress: bool = False) -> dict:
+    """Train one variant with one seed; return a JSON-ready record (curves, evaluations, timings)."""
+    from pgnotes.rl.reinforce import train
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    result = train(
+        **VARIANTS[variant], total_episodes=episodes, seed=seed, eval_threshold=450.0, target=475.0,
+        eval_episodes=100, progress=progress,
+    )
+    h = result.history
+    return {
+        "variant": variant,
+        "seed": seed,
+        "config": result.config.to_dict(),
+        "solved_at": h.solved_at,
+        "final_eval_mean": h.eval_mean[-1],
+        "final_eval_std": h.eval_std[-1],
+        "episodes": h.episodes,
+        "env_steps": h.env_steps,
+        "mean_return": h.mean_return,
+        "eval_at": h.eval_at,
+        "eval_mean": h.eval_mean,
+        "cpu_seconds": time.process_time() - cpu0,
+        "wall_seconds": time.perf_counter() - wall0,
+    }
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Per variant: episodes to 475 per seed and their median (None = not solved), final evaluation."""
+    out = {}
+    for variant in VARIANTS:
+        rs = sorted((r for r in runs if r["variant"] == variant), key=lambda r: r["seed"])
+        if not rs:
+            continue
+        solved = [r["solved_at"] for r in rs]
+        # median over seeds with unsolved runs counted as "more than the budget"
+        budget = rs[0]["config"]["total_episodes"]
+        as_numbers = [s if s is not None else np.inf for s in solved]
+        median = float(np.median(as_numbers))
+        out[variant] = {
+            "seeds": [r["seed"] for r in rs],
+            "solved_at": solved,
+            "median_solved_at": None if not np.isfinite(median) else median,
+            "solved_within_budget": int(sum(s is not None for s in solved)),
+            "budget_episodes": budget,
+            "final_eval_mean": [r["final_eval_mean"] for r in rs],
+            "cpu_seconds": float(sum(r["cpu_seconds"] for r in rs)),
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--episodes", type=int, default=1000, help="training episodes per run (default 1000)")
+    parser.add_argument("--out", default=str(ROOT / "results" / "reinforce_cartpole.json"))
+    parser.add_argument("--progress", action="store_true", help="show a progress bar per run")
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error("--episodes must be >= 1")
+
+    import json
+
+    from pgnotes.checkpoint import write_json_atomic
+
+    out = Path(args.out)
+    runs: list[dict] = []
+    if out.exists():
+        previous = json.loads(out.read_text())
+        runs = [r for r in previous.get("runs", []) if r["config"]["total_episodes"] == args.episodes]
+    done = {(r["variant"], r["seed"]) for r in runs}
+    for variant in args.variants:
+        for seed in args.seeds:
+            if (variant, seed) in done:
+                continue
+            record = run_one(variant, seed, args.episodes, args.progress)
+            runs.append(record)
+            print(f"{variant:20s} seed {seed}: solved_at={record['solved_at']}, final eval {record['final_eval_mean']:.1f}, "
+                  f"{record['cpu_seconds']:.1f} CPU-s", flush=True)
+            write_json_atomic(out, {
+                "experiment": "reinforce_cartpole",
+                "command": "python -m pgnotes.experiments.reinforce_cartpole " + " ".join(sys.argv[1:] if argv is None else argv),
+                "env_id": "CartPole-v1",
+                "target": 475.0,
+                "eval_episodes": 100,
+                "evaluation": "stochastic policy, 100 fresh episodes; evaluated whenever a training batch averages >= 450, until 475 is reached, and at the end",
+                "commit": git_commit(),
+                "environment": environment(),
+                "summary": summarize(runs),
+                "runs": runs,
+            })
+    summary = summarize(runs)
+    for variant, s in summary.items():
+        print(f"{variant:20s} solved_at per seed {s['solved_at']} -> median {s['median_solved_at']}; "
+              f"final eval {np.round(s['final_eval_mean'], 1).tolist()}; {s['cpu_seconds'] / 60:.1f} CPU-min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

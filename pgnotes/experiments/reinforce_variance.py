@@ -1,0 +1,162 @@
+r"""Gradient variance of the REINFORCE estimators on CartPole-v1, and the baseline's zero mean (chapter 2).
+
+Run (about 1-2 CPU-minutes)::
+
+    python -m pgnotes.experiments.reinforce_variance        # writes results/reinforce_variance.json
+
+One policy is trained with reward-to-go and a learned value baseline (the chapter's default
+configuration, seed 0) and frozen at several points of training (``--stages``, in training
+episodes). At each stage the frozen policy collects ``--batches`` independent batches of 10
+episodes, and on each batch the gradient estimate of every variant is computed *on the same
+episodes*:
+
+=========================== =============================================================
+``whole_return``            Algorithm 4: :math:`R(\tau)\sum_t\nabla\log\pi`
+``whole_return+mean``       minus the batch-mean return
+``reward_to_go``            Algorithms 5-7: :math:`\sum_t G_t\nabla\log\pi_t`
+``reward_to_go+mean``       minus the batch mean of :math:`G_t` at each step :math:`t`
+``reward_to_go+value``      minus :math:`V_\phi(s_t)` (the value net frozen with the policy)
+=========================== =============================================================
+
+Recorded per variant: the total variance across batches (trace of the covariance of the
+gradient vector), and the squared norm of the mean gradient. For the baselines, the per-batch
+difference "without minus with" is exactly the baseline term :math:`\frac1N\sum b\,\nabla\log\pi`;
+``norm_ratio`` :math:`= B\lVert\bar d\rVert^2/\operatorname{tr}\hat\Sigma_d` compares the squared norm of its
+mean over :math:`B` batches with what noise alone gives: about 1 when
+:math:`\mathbb E[b\nabla\log\pi] = 0`, much larger when the baseline biases the estimate. The value baseline is fitted on earlier data, so it is exactly
+unbiased; the batch means use the batch itself, a bias of order 1/N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pgnotes.experiments.reinforce_cartpole import ROOT, environment, git_commit
+
+VARIANTS = {
+    "whole_return": ("whole_return", "none"),
+    "whole_return+mean": ("whole_return", "mean"),
+    "reward_to_go": ("reward_to_go", "none"),
+    "reward_to_go+mean": ("reward_to_go", "mean"),
+    "reward_to_go+value": ("reward_to_go", "value"),
+}
+
+
+def gradients_at(policy, value_fn, *, batches: int, episodes_per_batch: int = 10, gamma: float = 0.99, seed: int = 0) -> dict[str, np.ndarray]:
+    """Gradient estimates of every variant on ``batches`` independent batches; ``{variant: (batches, n_params)}``."""
+    import torch
+
+    from pgnotes.rl.reinforce import policy_gradient, policy_gradient_weights
+    from pgnotes.rl.rollouts import EpisodeBatch, collect_episodes, make_vector_env
+
+    envs = make_vector_env("CartPole-v1", episodes_per_batch)
+    generator = torch.Generator().manual_seed(seed)
+    out: dict[str, list] = {name: [] for name in VARIANTS}
+    try:
+        for b in range(batches):
+            batch = EpisodeBatch(collect_episodes(envs, policy, episodes_per_batch, generator=generator, seed=seed if b == 0 else None))
+            for name, (estimator, baseline) in VARIANTS.items():
+                w = policy_gradient_weights(batch, estimator=estimator, baseline=baseline, gamma=gamma, value_fn=value_fn)
+                out[name].append(policy_gradient(policy, batch, w))
+    finally:
+        envs.close()
+    return {name: np.array(g) for name, g in out.items()}
+
+
+def summarize_stage(grads: dict[str, np.ndarray]) -> dict:
+    """Total variance and mean-gradient norm per variant, and z-scores of each baseline term."""
+    stats = {}
+    for name, g in grads.items():
+        stats[name] = {
+            "total_variance": float(g.var(axis=0, ddof=1).sum()),
+            "mean_grad_sq_norm": float(np.sum(g.mean(axis=0) ** 2)),
+        }
+    baseline_terms = {}
+    for with_b, without in [("whole_return+mean", "whole_return"), ("reward_to_go+mean", "reward_to_go"), ("reward_to_go+value", "reward_to_go")]:
+        term = grads[without] - grads[with_b]  # (1/N) sum_t b_t grad log pi_t, per batch
+        B = term.shape[0]
+        mean = term.mean(axis=0)
+        cov_trace = float(term.var(axis=0, ddof=1).sum())
+        se = term.std(axis=0, ddof=1) / np.sqrt(B)
+        z = np.divide(mean, se, out=np.zeros_like(se), where=se > 0)
+        baseline_terms[with_b] = {
+            # ||mean||^2 / E||mean||^2 under zero mean: about 1 if E[b grad log pi] = 0, >> 1 if biased
+            "norm_ratio": float(B * np.sum(mean**2) / cov_trace) if cov_trace > 0 else 0.0,
+            "max_abs_z": float(np.max(np.abs(z))),
+            "n_params": int(z.size),
+            "mean_norm": float(np.linalg.norm(mean)),
+            "per_batch_norm": float(np.sqrt(np.mean(np.sum(term**2, axis=1)))),
+        }
+    return {"variants": stats, "baseline_terms": baseline_terms}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stages", nargs="+", type=int, default=[0, 100, 200, 300])
+    parser.add_argument("--batches", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(ROOT / "results" / "reinforce_variance.json"))
+    args = parser.parse_args(argv)
+    if sorted(args.stages) != args.stages or args.stages[0] < 0:
+        parser.error("--stages must be increasing and >= 0")
+    if args.batches < 2:
+        parser.error("--batches must be >= 2")
+
+    import copy
+
+    import torch
+
+    from pgnotes.checkpoint import write_json_atomic
+    from pgnotes.rl.policies import CategoricalPolicy, ValueFunction
+    from pgnotes.rl.reinforce import train
+    from pgnotes.rl.rollouts import evaluate_policy
+
+    torch.set_num_threads(1)
+    cpu0 = time.process_time()
+    # stage 0: the untrained policy and value net of the seed (an untrained V is still a valid baseline)
+    frozen = {0: (CategoricalPolicy(4, 2, (32,), seed=args.seed), ValueFunction(4, (32,), seed=args.seed + 1))}
+
+    def freeze(result):
+        done = result.history.episodes[-1]
+        if done in args.stages:
+            frozen[done] = (copy.deepcopy(result.policy), copy.deepcopy(result.value_fn))
+        return done >= args.stages[-1]
+
+    if args.stages[-1] > 0:
+        train(total_episodes=args.stages[-1], progress=False, final_eval=False, seed=args.seed, callback=freeze)
+    missing = [s for s in args.stages if s not in frozen]
+    if missing:
+        parser.error(f"--stages must be multiples of the batch size (10); not reached: {missing}")
+
+    records = []
+    for stage in args.stages:
+        policy, value_fn = frozen[stage]
+        grads = gradients_at(policy, value_fn, batches=args.batches, seed=1000 + stage)
+        summary = summarize_stage(grads)
+        returns = evaluate_policy(policy, "CartPole-v1", 50, seed=77)
+        records.append({"stage_episodes": stage, "policy_mean_return": float(returns.mean()), **summary})
+        v = summary["variants"]
+        print(f"stage {stage:4d} (return {returns.mean():6.1f}): " + ", ".join(f"{k} {v[k]['total_variance']:.3g}" for k in VARIANTS), flush=True)
+    write_json_atomic(args.out, {
+        "experiment": "reinforce_variance",
+        "command": "python -m pgnotes.experiments.reinforce_variance " + " ".join(sys.argv[1:] if argv is None else argv),
+        "env_id": "CartPole-v1",
+        "episodes_per_batch": 10,
+        "batches": args.batches,
+        "gamma": 0.99,
+        "seed": args.seed,
+        "commit": git_commit(),
+        "environment": environment(),
+        "cpu_seconds": time.process_time() - cpu0,
+        "stages": records,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
