@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:58s} {rate:12,.0f} {base / rate:12.1f}")
     if isinstance(tg, str):
         print(f"tetris-gymnasium: {tg}")
-    print("reference figures (ANCHORS.md): C implementation ~260,000 pieces/s (Bertsekas), "
+    print("published figures for comparison: a C implementation of the protocol ~260,000 pieces/s (Bertsekas), "
           "tetris-gymnasium placement wrapper 325-370/s")
     write_json_atomic(args.output, {
         "benchmark": "tetris_speed", "commit": git_commit(), "seconds_per_row": args.seconds,

@@ -82,3 +82,28 @@ def test_command_line(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["status"] == "complete" and data["config"]["noise"] == "none" and len(data["final"]["weights"]) == 14
     assert "complete: 2/2 iterations" in capsys.readouterr().out
+
+
+def test_dellacherie_command(tmp_path):
+    from pgnotes.experiments import tetris_dellacherie as D
+
+    out = tmp_path / "d.json"
+    D.main(["--games", "2", "--width", "6", "--height", "8", "--max-pieces", "300", "--workers", "1", "--output", str(out)])
+    data = json.loads(out.read_text())
+    assert data["config"]["games"] == 2 and len(data["games"]) == 2
+    assert data["mean_lines"] == sum(g["lines"] for g in data["games"]) / 2
+    assert data["capped_games"] == sum(not g["game_over"] for g in data["games"])
+
+
+def test_speed_benchmark_skips_tetris_gymnasium_clearly(monkeypatch, tmp_path):
+    import importlib.util
+    import sys
+
+    path = T.ROOT / "benchmarks" / "tetris_speed.py"
+    spec = importlib.util.spec_from_file_location("tetris_speed", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "BENCH_PYTHON", tmp_path / "missing" / "python")
+    monkeypatch.setitem(sys.modules, "tetris_gymnasium", None)  # not importable here either
+    message = bench.tetris_gymnasium_row(0.1)
+    assert isinstance(message, str) and message.startswith("skipped") and ".venv-bench" in message

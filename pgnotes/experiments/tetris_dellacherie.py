@@ -3,10 +3,13 @@
 Six features and fixed weights (landing height -1, eroded piece cells +1, row transitions -1,
 column transitions -1, holes -4, well sums -1; Fahey 2003), each piece put where the weighted
 sum is largest, ties to the first action (Fahey's implementation breaks ties by a priority
-rule we do not reproduce). Games are long (hundreds of thousands of lines), so this is a
-command that writes ``results/tetris_dellacherie.json``::
+rule we do not reproduce). Games are long (a million lines and more), so this is a command
+that writes ``results/tetris_dellacherie.json``; the stored file came from::
 
-    python -m pgnotes.experiments.tetris_dellacherie --games 10
+    python -m pgnotes.experiments.tetris_dellacherie --games 5 --max-pieces 5000000
+
+A capped game is counted with the lines it had cleared when it was stopped, so with capped
+games the mean is a lower bound (``capped_games`` in the results says how many).
 """
 
 from __future__ import annotations
