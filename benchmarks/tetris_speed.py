@@ -54,7 +54,6 @@ def tetris_gymnasium_worker(seconds: float) -> dict:
     import gymnasium as gym
     import numpy as np
     import tetris_gymnasium  # noqa: F401
-    from tetris_gymnasium.envs import Tetris
     from tetris_gymnasium.wrappers.grouped import GroupedActionsObservations
     from tetris_gymnasium.wrappers.observation import FeatureVectorObservation
 

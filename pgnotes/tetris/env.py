@@ -25,7 +25,7 @@ from gymnasium import spaces
 
 from pgnotes import _validate
 from pgnotes.tetris.fast import Board
-from pgnotes.tetris.pieces import N_PIECES, PIECE_HEIGHT, PIECE_NAMES, PIECE_ROW_MASK, PIECE_WIDTH, PieceSource
+from pgnotes.tetris.pieces import N_PIECES, PIECE_NAMES, PieceSource
 
 # Colours of the rgb_array rendering: background, settled cells, the piece just placed, grid.
 _COLOURS = np.array([[18, 18, 24], [150, 150, 165], [240, 170, 40], [40, 40, 50]], dtype=np.uint8)
@@ -130,7 +130,6 @@ class TetrisEnv(gym.Env):
                 self.board.place(self.piece, action)  # raises ValueError saying why; the board is untouched
             self._done = True
             return self._observation(), 0.0, True, False, self._info(invalid_action=True)
-        rotation, column = divmod(action, self.width)
         before = self.board.to_array()
         lines = self.board.place(self.piece, action)
         self._last_cells = None if lines else (self.board.to_array() & ~before)

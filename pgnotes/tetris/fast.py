@@ -25,7 +25,6 @@ from pgnotes import _validate
 from pgnotes.tetris import features as F
 from pgnotes.tetris.pieces import (
     MAX_ROTATIONS,
-    N_PIECES,
     N_ROT,
     PIECE_BOTTOM,
     PIECE_HEIGHT,
@@ -34,7 +33,7 @@ from pgnotes.tetris.pieces import (
     PIECE_WIDTH,
     PieceSource,
 )
-from pgnotes.tetris.reference import GameResult, check_board_size
+from pgnotes.tetris.reference import GameResult, _check_piece, check_board_size
 
 KIND_CODE = {"bertsekas": 0, "dellacherie": 1, "dellacherie8": 2}
 _BLOCK = PieceSource.BLOCK
@@ -409,12 +408,6 @@ class Board:
             return -1
         values = np.where(p.legal, p.features @ weights, -np.inf)
         return int(np.argmax(values))
-
-
-def _check_piece(piece) -> int:
-    if isinstance(piece, bool) or not isinstance(piece, (int, np.integer)) or not 0 <= piece < N_PIECES:
-        raise ValueError(f"piece must be an integer in [0, {N_PIECES - 1}], got {piece!r}")
-    return int(piece)
 
 
 def play_game(

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from pgnotes import _validate
 
 FEATURE_SETS = ("bertsekas", "dellacherie", "dellacherie8")
 
