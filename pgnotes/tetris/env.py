@@ -47,6 +47,8 @@ class TetrisEnv(gym.Env):
     render_mode : {None, "ansi", "rgb_array"}
         ``"ansi"`` returns the board as text, ``"rgb_array"`` as an image (8 pixels a cell).
 
+    Notes
+    -----
     The simulator behind it is :class:`pgnotes.tetris.fast.Board` (``env.unwrapped.board``);
     ``env.unwrapped.placements(kind)`` gives the features of every action for linear
     controllers. Introduced in chapter 5.
@@ -109,6 +111,7 @@ class TetrisEnv(gym.Env):
 
     # -- the Gymnasium API --------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a game on an empty board; return ``(observation, info)``."""
         super().reset(seed=seed)
         self.board = Board(self.width, self.height)
         self._source = PieceSource(self.np_random, self.pieces_kind)
@@ -118,6 +121,7 @@ class TetrisEnv(gym.Env):
         return self._observation(), self._info()
 
     def step(self, action):
+        """Place the current piece with ``action``; return ``(obs, lines, terminated, truncated, info)``."""
         if self.piece is None or self._done:
             raise RuntimeError("the episode is over (or never started): call reset()")
         if isinstance(action, np.ndarray) and action.shape == ():
@@ -140,6 +144,7 @@ class TetrisEnv(gym.Env):
         return self._observation(), float(lines), terminated, truncated, self._info()
 
     def render(self):
+        """The board as text (``"ansi"``) or as an RGB image (``"rgb_array"``)."""
         if self.render_mode is None or self.piece is None:
             return None
         cells = self.board.to_array()

@@ -312,6 +312,8 @@ class Board:
     width, height : int
         Board size; ``4 <= width <= 60``, ``height >= 4``.
 
+    Notes
+    -----
     Introduced in chapter 5. Actions are flat indices ``rotation * width + column`` with
     ``rotation < 4`` (pieces with fewer distinct rotations have fewer legal actions).
     """

@@ -111,6 +111,8 @@ class PieceSource:
         ``"bag"`` deals random permutations of all seven one after the other (the "7-bag" of
         modern Tetris guidelines), so no piece is ever more than 12 pieces away.
 
+    Notes
+    -----
     Pieces are drawn in blocks (``next_block``), so the fast simulator and the readable one
     consume exactly the same sequence. Introduced in chapter 5.
     """
