@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pgnotes", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        command = sub.add_parser(name, help=help_text)
+        command = sub.add_parser(name, help=help_text, add_help=False)  # -h goes to the command
         command.set_defaults(_module=module_name)
     args, rest = parser.parse_known_args(argv)
     module = importlib.import_module(args._module)
