@@ -541,6 +541,7 @@ class PolicySearchResult:
     eval_return: list[float] = field(default_factory=list)
     eval_train_episodes: list[int] = field(default_factory=list)
     eval_train_steps: list[int] = field(default_factory=list)
+    confirmations: list[tuple[int, float]] = field(default_factory=list)  #: (generation, mean return) of confirmations
     solved_generation: int | None = None  #: first generation whose mean policy reached ``target``
     solved_train_episodes: int | None = None
     solved_train_steps: int | None = None
@@ -581,13 +582,17 @@ def search_policy(
     eval_every: int = 1,
     eval_episodes: int = 10,
     target: float | None = None,
+    confirm_episodes: int | None = None,
     progress: bool = True,
 ) -> PolicySearchResult:
     """Optimize a policy with any ask/tell solver; evaluate the solver's mean every ``eval_every`` generations (chapter 3).
 
     Stops after ``max_generations`` or as soon as the mean policy's evaluation return
-    (``eval_episodes`` fresh episodes) reaches ``target``. Uses :func:`pgnotes.solvers.optimize`
-    with a callback; evaluation episodes are counted separately from training episodes.
+    (``eval_episodes`` fresh episodes) reaches ``target``. With ``confirm_episodes``, an
+    evaluation that reaches the target is confirmed on that many further fresh episodes
+    (e.g. 100), and the run counts as solved only if the confirmation's mean reaches it too.
+    Uses :func:`pgnotes.solvers.optimize` with a callback; evaluation episodes are counted
+    separately from training episodes (``eval_episodes`` of the result).
     """
     from pgnotes.solvers.runner import optimize
 
@@ -602,6 +607,9 @@ def search_policy(
         result.eval_return.append(score)
         result.eval_train_episodes.append(fitness.train_episodes)
         result.eval_train_steps.append(fitness.train_steps)
+        if target is not None and score >= target and confirm_episodes is not None:
+            score = float(fitness.evaluate(solver_.mean, confirm_episodes).returns.mean())
+            result.confirmations.append((solver_.generation, score))
         if target is not None and score >= target and result.solved_generation is None:
             result.solved_generation = solver_.generation
             result.solved_train_episodes = fitness.train_episodes

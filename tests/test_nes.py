@@ -6,67 +6,57 @@ import numpy as np
 import pytest
 
 from pgnotes.functions import as_fitness, ellipsoid, sphere
-from pgnotes.score import gaussian_score_log_std, gaussian_score_mean, mvn_score
+from pgnotes.score import gaussian_score_log_std, gaussian_score_mean
 from pgnotes.solvers import optimize
 from pgnotes.solvers.nes import (
     NES,
     empirical_fisher,
-    gaussian_fisher,
-    gaussian_scores,
     natural_gradient,
     search_gradient,
     shape_fitness,
 )
 
-L2 = np.array([[1.5, 0.0], [0.7, 0.4]])
-CASES = [
-    ("isotropic", np.log(0.7)),
-    ("diagonal", np.log(np.array([0.5, 2.0]))),
-    ("full", L2),
-    ("fixed", 0.3),
-]
+COVS = ["isotropic", "diagonal", "full", "fixed"]
 
 
-@pytest.mark.parametrize("cov,params", CASES)
-def test_scores_are_the_chapter_1_formulas(cov, params):
-    rng = np.random.default_rng(0)
-    mean = np.array([0.3, -1.0])
-    x = mean + rng.standard_normal((7, 2))
-    got = gaussian_scores(x, mean, cov, params)
-    if cov == "full":
-        s_mean, s_chol = mvn_score(x, mean, params)
-        want = np.concatenate([s_mean, s_chol[:, [0, 1, 1], [0, 0, 1]]], axis=1)
-    else:
-        std = np.exp(params) if cov != "fixed" else params
-        parts = [gaussian_score_mean(x, mean, std)]
-        if cov != "fixed":
-            parts.append(np.reshape(gaussian_score_log_std(x, mean, std), (7, -1)))
-        want = np.concatenate(parts, axis=1)
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+def _solver(cov, **kw):
+    sigma0 = 0.7 if cov in ("isotropic", "fixed") else np.array([0.5, 2.0])
+    s = NES(2, 4, mean=np.array([0.3, -1.0]), sigma0=sigma0, cov=cov, **kw)
+    if cov == "full":  # a correlated factor, theta = [mu, log L_ii, L_21]
+        s.theta = np.array([0.3, -1.0, np.log(1.5), np.log(0.4), 0.7])
+    return s
 
 
-@pytest.mark.parametrize("cov,params", CASES)
-def test_closed_form_fisher_is_the_expected_outer_product_of_scores(cov, params):
+@pytest.mark.parametrize("cov", COVS)
+def test_mean_scores_are_the_chapter_1_formula(cov):
+    solver = _solver(cov)
+    x = solver.ask()
+    g = solver.scores(x)
+    assert g.shape == (4, solver.n_params)
+    sigma_inv = np.linalg.inv(solver.covariance)
+    np.testing.assert_allclose(g[:, :2], (x - solver.mean) @ sigma_inv, rtol=1e-10)
+    if cov in ("isotropic", "diagonal"):
+        std = solver.sigma[0] if cov == "isotropic" else solver.sigma
+        np.testing.assert_allclose(g[:, :2], gaussian_score_mean(x, solver.mean, std), rtol=1e-10)
+        want = gaussian_score_log_std(x, solver.mean, std)
+        np.testing.assert_allclose(g[:, 2:], np.reshape(want, (4, -1)), rtol=1e-10)
+    if cov == "fixed":
+        assert solver.n_params == 2
+
+
+@pytest.mark.parametrize("cov", COVS)
+def test_closed_form_fisher_is_the_expected_outer_product_of_scores(cov):
     """F = E[g g^T]: the Monte Carlo average agrees within 5 standard errors, entry by entry."""
-    rng = np.random.default_rng(1)
-    mean = np.array([0.3, -1.0])
-    L = params if cov == "full" else np.diag(np.broadcast_to(np.exp(params) if cov != "fixed" else params, (2,)))
-    x = mean + rng.standard_normal((200_000, 2)) @ L.T
-    g = gaussian_scores(x, mean, cov, params)
+    solver = _solver(cov)
+    L = solver.cholesky
+    x = solver.mean + np.random.default_rng(1).standard_normal((200_000, 2)) @ L.T
+    g = solver.scores(x)
     outer = g[:, :, None] * g[:, None, :]
     mc, se = outer.mean(0), outer.std(0) / np.sqrt(len(g))
-    exact = gaussian_fisher(mean, cov, params)
-    assert exact.shape == mc.shape
+    exact = solver.exact_fisher()
+    assert exact.shape == mc.shape == (solver.n_params, solver.n_params)
     assert np.all(np.abs(mc - exact) <= 5 * se + 1e-12)
-    np.testing.assert_allclose(exact[:2, :2], np.linalg.inv(L @ L.T), rtol=1e-12)
-
-
-def test_fisher_agrees_with_chapter_2_distributions():
-    dist = pytest.importorskip("pgnotes.distributions")
-    mean = np.array([0.3, -1.0])
-    if hasattr(dist, "IsotropicGaussian"):
-        d = dist.IsotropicGaussian(mean, sigma=0.7)
-        np.testing.assert_allclose(d.fisher(), gaussian_fisher(mean, "isotropic", np.log(0.7)), rtol=1e-10)
+    np.testing.assert_allclose(exact[:2, :2], np.linalg.inv(L @ L.T), rtol=1e-10)
 
 
 def test_gradient_and_fisher_are_the_averages_of_algorithm_9():
@@ -93,7 +83,7 @@ def test_vanilla_step_is_lr_times_gradient_and_natural_mean_step_is_fitness_weig
     x = van.ask()
     f = fitness(x)
     van.tell(x, f)
-    g = gaussian_scores(x, theta0[:3], "isotropic", theta0[3])
+    g = np.concatenate([(x - 1.0) / 0.25, (np.sum((x - 1.0) ** 2, axis=1, keepdims=True) / 0.25 - 3)], axis=1)
     grad = (f[:, None] * g).mean(0)
     np.testing.assert_allclose(van.theta, theta0 + np.r_[0.1, 0.1, 0.1, 0.05] * grad)
 
@@ -146,11 +136,13 @@ def test_full_covariance_learns_the_ellipsoid_shape():
     assert std[0] / std[1] > 4.0  # the flat direction keeps a wider spread (ideal ratio 10)
 
 
-def test_sign_flip_of_a_cholesky_column_keeps_the_covariance():
-    solver = NES(2, 4, cov="full", rng=0)
-    cov = solver.covariance.copy()
-    assert np.all(np.diag(solver.cholesky) > 0)
-    np.testing.assert_allclose(cov, np.eye(2))
+def test_distribution_round_trip_and_fixed_sigma():
+    solver = NES(2, 4, cov="fixed", sigma0=0.3, rng=0)
+    optimize(as_fitness(sphere), solver, max_generations=3, vectorized=True, progress=False)
+    np.testing.assert_allclose(solver.covariance, 0.09 * np.eye(2))
+    full = NES(3, 6, sigma0=np.array([1.0, 2.0, 3.0]), cov="full")
+    np.testing.assert_allclose(full.covariance, np.diag([1.0, 4.0, 9.0]))
+    assert full.n_params == 3 + 6
 
 
 def test_state_dict_resumes_bit_for_bit():
