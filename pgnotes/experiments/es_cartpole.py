@@ -78,6 +78,14 @@ def environment() -> dict:
     }
 
 
+def command_line(module: str, subcommand: str) -> str:
+    """The command that reproduces this run: ``pgnotes SUB ...`` or ``python -m MODULE ...``."""
+    argv = sys.argv[1:]
+    if argv[:1] == [subcommand]:
+        return " ".join(["pgnotes", *argv])
+    return " ".join(["python -m " + module, *argv])
+
+
 def run_seed(config, seed: int, *, progress: bool = False) -> dict:
     """Train one seed of OpenAI ES on ``config.env_id`` and return a JSON-ready record."""
     import torch
@@ -155,9 +163,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"seed {seed}: solved at generation {record['solved_generation']} after "
               f"{record['solved_train_episodes']} training episodes ({record['seconds']:.1f} s)", flush=True)
     summary = summarize(runs, config.target)
-    command = "python -m pgnotes.experiments.es_cartpole " + " ".join(sys.argv[1:])
+    command = command_line("pgnotes.experiments.es_cartpole", "es-cartpole")
     write_json_atomic(args.out, {
-        "experiment": "es_cartpole", "command": command.strip(), "config": asdict(config), "commit": commit,
+        "experiment": "es_cartpole", "command": command, "config": asdict(config), "commit": commit,
         "environment": env_facts, "summary": summary, "runs": runs,
     })
     print(f"median over {summary['solved']}/{len(runs)} solved seeds: {summary['median_generations']} generations, "

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pgnotes.experiments.es_cartpole import ROOT, environment, git_commit
+from pgnotes.experiments.es_cartpole import ROOT, command_line, environment, git_commit
 
 
 @dataclass
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                             sigma=args.sigma, lr=args.lr, weight_decay=args.weight_decay,
                             normalize_obs=not args.no_normalize, max_train_episodes=args.max_train_episodes,
                             eval_every=args.eval_every, eval_episodes=args.eval_episodes)
-    command = ("python -m pgnotes.experiments.es_mujoco " + " ".join(sys.argv[1:])).strip()
+    command = command_line("pgnotes.experiments.es_mujoco", "es-mujoco")
     header = {"experiment": "es_mujoco", "command": command, "config": asdict(config), "commit": git_commit(),
               "environment": environment()}
     runs = []
