@@ -548,6 +548,7 @@ class PolicySearchResult:
     train_episodes: int = 0
     train_steps: int = 0
     eval_episodes: int = 0
+    eval_steps: int = 0
     seconds: float = 0.0
     rollout_seconds: float = 0.0
     final_params: np.ndarray | None = None
@@ -624,6 +625,6 @@ def search_policy(
     result.seconds = time.perf_counter() - start
     result.rollout_seconds = fitness.rollout_seconds
     result.train_episodes, result.train_steps = fitness.train_episodes, fitness.train_steps
-    result.eval_episodes = fitness.eval_episodes
+    result.eval_episodes, result.eval_steps = fitness.eval_episodes, fitness.eval_steps
     result.final_params = np.array(solver.mean)
     return result
