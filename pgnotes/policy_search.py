@@ -234,7 +234,7 @@ def batched_policy(policy: nn.Module, params) -> Callable[[torch.Tensor], torch.
 class RunningMeanStd:
     r"""Running mean and variance of observations (Welford; batches merged by Chan et al.'s formula). Chapter 3.
 
-    ``update(batch)`` folds a batch (n, *shape) in:
+    ``update(batch)`` folds a batch of shape ``(n, *shape)`` in:
 
     .. math::
         \delta = \bar x_B - \bar x, \quad
@@ -264,7 +264,7 @@ class RunningMeanStd:
         return np.sqrt(self.var)
 
     def update(self, batch) -> None:
-        """Fold a batch of shape (n, *shape) into the statistics; non-finite values raise."""
+        """Fold a batch of shape ``(n, *shape)`` into the statistics; non-finite values raise."""
         batch = _validate.finite_array("batch", batch)
         if batch.shape[1:] != self.shape:
             raise ValueError(f"batch must have shape (n, {', '.join(map(str, self.shape))}), got {batch.shape}")

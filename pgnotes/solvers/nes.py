@@ -155,13 +155,14 @@ class NES(Solver):
     ----------
     theta : (n_params,) array
         The flat parameter vector the gradient acts on, ``distribution.params``.
-    distribution : pgnotes.distributions.SearchDistribution
-        The current search distribution (built from ``theta``).
-    mean, covariance, cholesky, sigma
-        Its mean, covariance (the hook :mod:`pgnotes.viz` draws), Cholesky factor and
-        per-coordinate standard deviation.
     last_step : dict
         ``gradient``, ``fisher`` and ``step`` of the last update, for inspection.
+
+    Notes
+    -----
+    The properties ``distribution`` (a :mod:`pgnotes.distributions` object built from
+    ``theta``), ``mean``, ``covariance`` (the hook :mod:`pgnotes.viz` draws), ``cholesky``
+    and ``sigma`` read the current search distribution.
     """
 
     _state_keys = ("theta",)

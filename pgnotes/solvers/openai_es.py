@@ -102,8 +102,8 @@ class OpenAIES(Solver):
 
     Attributes
     ----------
-    mean : (dim,) array
-        Current mean (a numpy copy of the float64 torch parameter ``mean_tensor``).
+    mean_tensor : torch.nn.Parameter
+        The mean as a float64 torch parameter (what the optimizer steps); ``mean`` is a numpy copy.
     sigma : float
         The fixed noise standard deviation; ``covariance`` is ``sigma**2 * I``.
     last_gradient : (dim,) array or None
