@@ -1,0 +1,106 @@
+""""Works best in small parameter spaces": success rate and evaluations against dimension (chapter 4).
+
+Every black-box method of the course minimizes the sphere ``f(x) = |x|^2`` from ``x0 ~ N(0, I)``
+(seeded) in dimensions 2 to 64, with the same budget of evaluations, until the best candidate
+has ``f < target``. A run succeeds if it gets there within the budget; its cost is the number
+of evaluations used. Run::
+
+    python -m pgnotes.experiments.dimension_scaling        # writes results/ch04_dimension_scaling.json
+
+The settings are each method's defaults, or the common choices stated in ``METHODS``; none is
+tuned per dimension, which is the point: what works in 2-D with a fixed population and step
+size needs ever more evaluations (or fails) as the dimension grows. A gradient would cost the
+same one backward pass in every dimension.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from pgnotes.checkpoint import write_json_atomic
+from pgnotes.functions import as_fitness, sphere
+from pgnotes.solvers import optimize
+from pgnotes.solvers.ars import ARS
+from pgnotes.solvers.cem import CEM
+from pgnotes.solvers.cmaes import CMAES
+from pgnotes.solvers.nes import NES
+from pgnotes.solvers.openai_es import OpenAIES
+from pgnotes.solvers.random_search import RandomSearch
+from pgnotes.solvers.simple_ea import SimpleEA
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: name -> (description of the settings, factory(x0, seed) -> solver)
+METHODS: dict[str, tuple[str, Callable]] = {
+    "random search": ("100 samples per generation from N(x0, I)",
+                      lambda x0, s: RandomSearch(x0.size, 100, center=x0, scale=1.0, rng=s)),
+    "(1+1) EA, 1/5 rule": ("SimpleEA, one parent, sigma0 = 1, 1/5 success rule",
+                           lambda x0, s: SimpleEA(x0.size, 1, x0=x0, init_scale=1e-12, sigma=1.0, adapt="one_fifth", rng=s)),
+    "CEM": ("popsize 50, 10 elites, sigma0 = 1, no extra noise",
+            lambda x0, s: CEM(x0.size, 50, mean=x0, sigma0=1.0, elite_frac=0.2, rng=s)),
+    "CMA-ES": ("defaults of Hansen (2016), sigma0 = 1", lambda x0, s: CMAES(x0, 1.0, rng=s)),
+    "NES (diagonal)": ("popsize 20, separable Gaussian, exact Fisher, sigma0 = 1",
+                       lambda x0, s: NES(x0.size, 20, mean=x0, sigma0=1.0, cov="diagonal", rng=s)),
+    "OpenAI ES": ("popsize 50 antithetic, sigma 0.1, Adam lr 0.05, no weight decay",
+                  lambda x0, s: OpenAIES(x0.size, 50, mean=x0, sigma=0.1, lr=0.05, weight_decay=0.0, rng=s)),
+    "ARS V1-t": ("N = 8, b = 4, step 0.05, noise 0.05",
+                 lambda x0, s: ARS(x0, 8, 4, step_size=0.05, noise=0.05, rng=s)),
+}
+DIMS = (2, 4, 8, 16, 32, 64)
+
+
+def run_one(method: str, dim: int, seed: int, budget: int, target: float) -> float:
+    """Evaluations until the best candidate has ``sphere < target`` (inf if the budget runs out)."""
+    x0 = np.random.default_rng(seed).standard_normal(dim)
+    solver = METHODS[method][1](x0, seed + 1)
+    history = optimize(as_fitness(sphere), solver, max_evaluations=budget, target=-target, vectorized=True,
+                       progress=False)
+    if history.best_so_far and history.best_so_far[-1] >= -target:
+        return float(history.evaluations[-1])
+    return float("inf")
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=20_000, help="evaluations per run")
+    parser.add_argument("--target", type=float, default=1e-2, help="success: best sphere value below this")
+    parser.add_argument("--out", default=str(ROOT / "results" / "ch04_dimension_scaling.json"))
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    rows = []
+    for method in METHODS:
+        for dim in DIMS:
+            t = time.perf_counter()
+            evals = [run_one(method, dim, seed, args.budget, args.target) for seed in range(args.seeds)]
+            ok = [e for e in evals if np.isfinite(e)]
+            rows.append({"method": method, "dim": dim, "evaluations": evals, "success_rate": len(ok) / len(evals),
+                         "median_evaluations": float(np.median(evals)), "seconds": time.perf_counter() - t})
+            print(f"{method:<20} dim {dim:>3}: success {len(ok)}/{len(evals)}, median evaluations "
+                  f"{np.median(evals):>8.0f}  ({time.perf_counter() - t:.1f} s)", flush=True)
+    write_json_atomic(args.out, {
+        "config": {"function": "sphere", "x0": "N(0, I) from numpy default_rng(seed)", "solver_seed": "seed + 1",
+                   "budget": args.budget, "target": args.target, "seeds": args.seeds, "dims": list(DIMS),
+                   "methods": {k: v[0] for k, v in METHODS.items()}},
+        "commit": git_commit(), "command": "python -m pgnotes.experiments.dimension_scaling",
+        "seconds": time.perf_counter() - start, "rows": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
