@@ -207,12 +207,12 @@ def test_constant_baseline_term_has_zero_mean(cartpole, policy):
     """E[b grad log p(tau)] = 0: the difference between estimates with and without b averages to 0."""
     gen = torch.Generator().manual_seed(3)
     terms = []
-    for b in range(150):
+    for b in range(80):
         batch = EpisodeBatch(collect_episodes(cartpole, policy, 10, generator=gen, seed=3 if b == 0 else None))
         terms.append(rf.policy_gradient(policy, batch, np.full(batch.num_steps, 20.0)))  # b = 20
     terms = np.array(terms)
     z = terms.mean(0) / (terms.std(0, ddof=1) / np.sqrt(len(terms)))
-    assert np.max(np.abs(z)) < 4.5  # 98 parameters: P(max |z| > 4.5) < 1e-3
+    assert np.max(np.abs(z)) < 4.5  # 114 parameters, t with 79 dof: P(max |z| > 4.5) < 1e-2
     assert np.linalg.norm(terms.mean(0)) < 0.2 * np.sqrt(np.mean(np.sum(terms**2, 1)))
 
 

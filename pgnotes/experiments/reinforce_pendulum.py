@@ -1,6 +1,6 @@
 """REINFORCE with a Gaussian policy on Pendulum-v1, the chapter's continuous-action task (chapter 2).
 
-Run (about 3 CPU-minutes per seed)::
+Run (about 40 CPU-seconds per seed)::
 
     python -m pgnotes.experiments.reinforce_pendulum                 # writes results/reinforce_pendulum.json
     python -m pgnotes.experiments.reinforce_pendulum --seeds 0 --episodes 1000 --out /tmp/p.json
@@ -39,7 +39,7 @@ CONFIG = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--episodes", type=int, default=3000)
+    parser.add_argument("--episodes", type=int, default=6000)
     parser.add_argument("--out", default=str(ROOT / "results" / "reinforce_pendulum.json"))
     args = parser.parse_args(argv)
     if args.episodes < 1:

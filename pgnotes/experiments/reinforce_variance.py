@@ -6,9 +6,13 @@ Run (about 1-2 CPU-minutes)::
 
 One policy is trained with reward-to-go and a learned value baseline (the chapter's default
 configuration, seed 0) and frozen at several points of training (``--stages``, in training
-episodes). At each stage the frozen policy collects ``--batches`` independent batches of 10
-episodes, and on each batch the gradient estimate of every variant is computed *on the same
-episodes*:
+episodes). At each stage its value net is refitted to the reward-to-go at the measured
+discount ``--gamma`` on fresh episodes, then the frozen policy collects ``--batches``
+independent batches of 10 episodes, and on each batch the gradient estimate of every variant
+is computed *on the same episodes*. With the default ``--gamma 1`` every variant without a
+batch-mean baseline is an unbiased estimate of the same gradient (of the expected undiscounted
+return), so their variances compare like with like; with a discount, the whole return keeps the
+:math:`\gamma^t` factor that the reward-to-go drops, and the targets differ:
 
 =========================== =============================================================
 ``whole_return``            Algorithm 4: :math:`R(\tau)\sum_t\nabla\log\pi`
@@ -19,7 +23,7 @@ episodes*:
 =========================== =============================================================
 
 Recorded per variant: the total variance across batches (trace of the covariance of the
-gradient vector), and the squared norm of the mean gradient. For the baselines, the per-batch
+gradient vector), the squared norm of the mean gradient, and their ratio. For the baselines, the per-batch
 difference "without minus with" is exactly the baseline term :math:`\frac1N\sum b\,\nabla\log\pi`;
 ``norm_ratio`` :math:`= B\lVert\bar d\rVert^2/\operatorname{tr}\hat\Sigma_d` compares the squared norm of its
 mean over :math:`B` batches with what noise alone gives: about 1 when
@@ -68,13 +72,41 @@ def gradients_at(policy, value_fn, *, batches: int, episodes_per_batch: int = 10
     return {name: np.array(g) for name, g in out.items()}
 
 
+def refit_value(policy, value_fn, *, gamma: float, batches: int, episodes_per_batch: int = 10, seed: int = 0) -> float:
+    """Fit the (copied, frozen-with-the-policy) value net to reward-to-go at ``gamma`` on fresh batches; returns the last MSE.
+
+    The batches are independent of the ones the gradients are measured on, so the baseline
+    stays exactly unbiased there.
+    """
+    import torch
+
+    from pgnotes.rl.reinforce import fit_value_function
+    from pgnotes.rl.rollouts import EpisodeBatch, collect_episodes, make_vector_env
+
+    envs = make_vector_env("CartPole-v1", episodes_per_batch)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(value_fn.parameters(), lr=0.03)
+    loss = float("nan")
+    try:
+        for b in range(batches):
+            batch = EpisodeBatch(collect_episodes(envs, policy, episodes_per_batch, generator=generator, seed=seed if b == 0 else None))
+            loss = fit_value_function(value_fn, optimizer, batch, gamma, iterations=50)
+    finally:
+        envs.close()
+    return loss
+
+
 def summarize_stage(grads: dict[str, np.ndarray]) -> dict:
     """Total variance and mean-gradient norm per variant, and z-scores of each baseline term."""
     stats = {}
     for name, g in grads.items():
+        total = float(g.var(axis=0, ddof=1).sum())
+        signal = float(np.sum(g.mean(axis=0) ** 2))
         stats[name] = {
-            "total_variance": float(g.var(axis=0, ddof=1).sum()),
-            "mean_grad_sq_norm": float(np.sum(g.mean(axis=0) ** 2)),
+            "total_variance": total,
+            "mean_grad_sq_norm": signal,
+            # noise-to-signal: how many batches until the mean's noise equals its squared norm
+            "relative_variance": total / signal if signal > 0 else float("inf"),
         }
     baseline_terms = {}
     for with_b, without in [("whole_return+mean", "whole_return"), ("reward_to_go+mean", "reward_to_go"), ("reward_to_go+value", "reward_to_go")]:
@@ -100,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", nargs="+", type=int, default=[0, 100, 200, 300])
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gamma", type=float, default=1.0, help="discount of the measured estimators (default 1: all unbiased for the same gradient)")
+    parser.add_argument("--value-batches", type=int, default=30, help="fresh batches to refit the frozen value net at --gamma")
     parser.add_argument("--out", default=str(ROOT / "results" / "reinforce_variance.json"))
     args = parser.parse_args(argv)
     if sorted(args.stages) != args.stages or args.stages[0] < 0:
@@ -136,10 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for stage in args.stages:
         policy, value_fn = frozen[stage]
-        grads = gradients_at(policy, value_fn, batches=args.batches, seed=1000 + stage)
+        value_loss = refit_value(policy, value_fn, gamma=args.gamma, batches=args.value_batches, seed=500 + stage)
+        grads = gradients_at(policy, value_fn, batches=args.batches, gamma=args.gamma, seed=1000 + stage)
         summary = summarize_stage(grads)
         returns = evaluate_policy(policy, "CartPole-v1", 50, seed=77)
-        records.append({"stage_episodes": stage, "policy_mean_return": float(returns.mean()), **summary})
+        records.append({"stage_episodes": stage, "policy_mean_return": float(returns.mean()), "value_fit_mse": value_loss, **summary})
         v = summary["variants"]
         print(f"stage {stage:4d} (return {returns.mean():6.1f}): " + ", ".join(f"{k} {v[k]['total_variance']:.3g}" for k in VARIANTS), flush=True)
     write_json_atomic(args.out, {
@@ -148,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         "env_id": "CartPole-v1",
         "episodes_per_batch": 10,
         "batches": args.batches,
-        "gamma": 0.99,
+        "gamma": args.gamma,
+        "value_batches": args.value_batches,
         "seed": args.seed,
         "commit": git_commit(),
         "environment": environment(),
