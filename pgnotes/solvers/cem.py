@@ -10,14 +10,11 @@ Fitness is **maximized**. One generation (seed 002, "Cross-entropy method"):
 collapsing before the mean has converged. Three schedules are built in, and any callable
 ``t -> Z_t`` is accepted:
 
-=============== ==================================== =========================================
-``noise``       ``Z_t``                              arguments
-=============== ==================================== =========================================
-``"none"``      0                                    --
-``"constant"``  ``noise_value``                      ``noise_value`` (default 4.0, the paper's)
-``"decreasing"`` ``max(noise_start - t / noise_decay, 0)`` ``noise_start=5.0, noise_decay=10.0``
-callable        ``noise(t)``                         must return a finite number >= 0
-=============== ==================================== =========================================
+- ``noise="none"``: ``Z_t = 0``;
+- ``noise="constant"``: ``Z_t = noise_value`` (default 4.0, the paper's);
+- ``noise="decreasing"``: ``Z_t = max(noise_start - t / noise_decay, 0)`` (defaults 5.0 and 10.0,
+  i.e. Szita & Lörincz's ``max(5 - t/10, 0)``);
+- a callable: ``Z_t = noise(t)``, which must return a finite number >= 0.
 
 ``t`` is the index of the update, 0 for the first ``tell``. The Tetris protocol of Szita &
 Lörincz is ``CEM(22, popsize=100, elite_frac=0.1, sigma0=10.0, noise="decreasing")``
