@@ -1,5 +1,7 @@
 """``pgnotes grade``: grade submitted notebooks into a gradebook (CSV) and a JSON report.
 
+::
+
     pgnotes grade submissions/*.ipynb --out gradebook.csv [--hidden DIR] [--report report.json]
 
 For each submission, in a temporary copy of its directory (other notebooks left out):
