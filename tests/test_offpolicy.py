@@ -54,6 +54,7 @@ def test_on_policy_weights_are_the_reward_to_go():
     g = np.concatenate([reward_to_go(e.rewards, 0.9) for e in batch.episodes])
     for mode in op.MODES:
         np.testing.assert_allclose(op.off_policy_weights(batch, target, gamma=0.9, mode=mode), g, atol=1e-12)
+        np.testing.assert_allclose(op.off_policy_weights(batch, target, gamma=0.9, mode=mode, baseline=np.ones_like(g)), g - 1, atol=1e-12)
 
 
 def test_tabular_helper_matches_autograd(off_batch):
@@ -63,7 +64,7 @@ def test_tabular_helper_matches_autograd(off_batch):
     np.testing.assert_allclose(per_episode_gradients(small, w).mean(0), policy_gradient(policy, small, w), atol=1e-12)
 
 
-@pytest.mark.parametrize("mode", op.MODES)
+@pytest.mark.parametrize("mode", ["trajectory", "per_decision"])
 def test_importance_weighted_gradient_is_unbiased(off_batch, mode):
     """Episodes of mu, weighted, estimate the exact gradient of J_1 under pi (gamma^t kept for exactness)."""
     target = op.target_log_probs(TabularSoftmaxPolicy(4, 3, THETA), off_batch)
@@ -73,9 +74,29 @@ def test_importance_weighted_gradient_is_unbiased(off_batch, mode):
     assert np.max(np.abs(z)) < 4.0
 
 
+@pytest.mark.parametrize("mode", ["trajectory", "per_decision"])
+def test_baseline_inside_the_weights_keeps_it_unbiased(off_batch, mode):
+    """rho (G_t - b(s_t)): a state-dependent baseline times the ratio has mean zero under mu."""
+    target = op.target_log_probs(TabularSoftmaxPolicy(4, 3, THETA), off_batch)
+    b = np.array([1.0, -2.0, 0.5, 3.0])[off_batch.observations.numpy()]  # any b(s_t)
+    discount = 0.9 ** off_batch.time_index
+    w = op.off_policy_weights(off_batch, target, gamma=0.9, mode=mode, baseline=b / discount) * discount
+    terms = per_episode_gradients(off_batch, w)
+    z = (terms.mean(0) - tm.exact_gradient(MDP, THETA).ravel()) / (terms.std(0, ddof=1) / np.sqrt(len(terms)))
+    assert np.max(np.abs(z)) < 4.0
+
+
+def test_reuse_without_correction_is_biased(off_batch):
+    target = op.target_log_probs(TabularSoftmaxPolicy(4, 3, THETA), off_batch)
+    w = op.off_policy_weights(off_batch, target, gamma=0.9, mode="none") * 0.9 ** off_batch.time_index
+    terms = per_episode_gradients(off_batch, w)
+    z = (terms.mean(0) - tm.exact_gradient(MDP, THETA).ravel()) / (terms.std(0, ddof=1) / np.sqrt(len(terms)))
+    assert np.max(np.abs(z)) > 8.0
+
+
 def test_per_decision_has_lower_variance_than_trajectory(off_batch):
     target = op.target_log_probs(TabularSoftmaxPolicy(4, 3, THETA), off_batch)
-    var = {m: per_episode_gradients(off_batch, op.off_policy_weights(off_batch, target, gamma=0.9, mode=m)).var(0).sum() for m in op.MODES}
+    var = {m: per_episode_gradients(off_batch, op.off_policy_weights(off_batch, target, gamma=0.9, mode=m)).var(0).sum() for m in ("trajectory", "per_decision")}
     assert var["per_decision"] < 0.9 * var["trajectory"]
 
 

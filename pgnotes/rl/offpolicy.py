@@ -9,7 +9,8 @@ as in the score:
     \frac{P_\pi(\tau)}{P_\mu(\tau)} = \prod_{t} \frac{\pi_\theta(a_t\mid s_t)}{\mu(a_t\mid s_t)},\qquad
     \nabla_\theta J = \mathbb E_{\tau\sim\mu}\Big[\frac{P_\pi(\tau)}{P_\mu(\tau)}\sum_t \nabla_\theta\log\pi_\theta(a_t\mid s_t)\,G_t\Big].
 
-Two ways to weight (``mode``), both unbiased:
+Two ways to weight (``mode``), both unbiased (``mode="none"`` ignores the behaviour policy, a
+biased reference point):
 
 * ``"trajectory"``: every step carries the ratio of the whole episode, :math:`\rho_{0:T-1}`;
 * ``"per_decision"``: the reward :math:`r_{t'}` only depends on actions up to :math:`t'`, so it
@@ -26,7 +27,7 @@ distance between :math:`\pi` and :math:`\mu`. Two standard remedies, both biased
 
 :class:`ReplayBuffer` stores episodes with the log-probabilities of the policy that collected
 them, so any later policy can reuse them; :func:`train` is the loop of the slides: collect,
-store, several gradient steps on samples from the buffer.
+store, refit the baseline, several gradient steps on samples from the buffer.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ import torch
 from tqdm.auto import tqdm
 
 from pgnotes import _validate
-from pgnotes.rl.policies import Policy, make_policy
-from pgnotes.rl.reinforce import ReinforceHistory, _check_choice, reward_to_go, surrogate_loss
+from pgnotes.rl.policies import Policy, ValueFunction, make_policy
+from pgnotes.rl.reinforce import ReinforceHistory, _check_choice, fit_value_function, reward_to_go, surrogate_loss
 from pgnotes.rl.rollouts import Episode, EpisodeBatch, collect_episodes, evaluate_policy, make_vector_env
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
     "train",
 ]
 
-MODES = ("trajectory", "per_decision")
+MODES = ("trajectory", "per_decision", "none")
 
 
 @torch.no_grad()
@@ -100,24 +101,33 @@ def off_policy_weights(
         :math:`\log\pi_\theta(a_t\mid s_t)` (see :func:`target_log_probs`).
     gamma : float
         Discount of the reward-to-go.
-    mode : {"trajectory", "per_decision"}
-        Weight every step by the whole episode's ratio, or each reward by the ratio up to it.
+    mode : {"trajectory", "per_decision", "none"}
+        Weight every step by the whole episode's ratio, or each reward by the ratio up to it;
+        ``"none"`` sets every ratio to 1 (reuse without correction: biased).
     clip : float, optional
         Truncate every (cumulative) ratio at this value (> 0).
     self_normalize : bool
         Divide the ratios by their batch mean (for ``"per_decision"``: the mean over episodes
         of :math:`\rho_{0:\min(t, T_i-1)}`, each of which has expectation 1 under :math:`\mu`).
     baseline : array (num_steps,), optional
-        Subtracted from the reward-to-go, :math:`\rho(G_t - b_t)` (``"trajectory"`` only;
-        ``b_t`` must not depend on :math:`a_t`).
+        A baseline :math:`b_t` that does not depend on :math:`a_t` (e.g. a value :math:`V(s_t)`),
+        subtracted *inside* the importance weight: :math:`\rho_{0:T-1}(G_t - b_t)` for
+        ``"trajectory"``, and :math:`\ldots - \rho_{0:t} b_t` for ``"per_decision"``. Both terms have
+        mean zero under :math:`\mu` because :math:`\mathbb E_\mu[\rho_{0:t} b_t\nabla\log\pi_t] =
+        \mathbb E_\pi[b_t\nabla\log\pi_t] = 0`. (Subtracting a constant from the *weighted* terms
+        instead would be biased: :math:`\mathbb E_\mu[\nabla\log\pi] \ne 0` when :math:`\mu \ne \pi`.)
     """
     _check_choice("mode", mode, MODES)
     gamma = _validate.probability("gamma", gamma, open_low=False)
     if clip is not None:
         clip = _validate.positive("clip", clip)
     rho = cumulative_ratios(batch, target_logp)
+    if mode == "none":
+        rho = np.ones_like(rho)
+    if baseline is not None:
+        baseline = _validate.finite_array("baseline", baseline, shape=(batch.num_steps,))
     ends = np.cumsum(batch.lengths) - 1
-    if mode == "trajectory":
+    if mode in ("trajectory", "none"):
         per_episode = rho[ends]
         if clip is not None:
             per_episode = np.minimum(per_episode, clip)
@@ -125,10 +135,8 @@ def off_policy_weights(
             per_episode = per_episode / per_episode.mean()
         g = np.concatenate([reward_to_go(e.rewards, gamma) for e in batch.episodes])
         if baseline is not None:
-            g = g - _validate.finite_array("baseline", baseline, shape=(batch.num_steps,))
+            g = g - baseline
         return per_episode[batch.episode_index] * g
-    if baseline is not None:
-        raise ValueError("baseline is supported with mode='trajectory' only")
     if clip is not None:
         rho = np.minimum(rho, clip)
     if self_normalize:
@@ -148,6 +156,8 @@ def off_policy_weights(
         stop = start + len(e)
         out[start:stop] = reward_to_go(weighted[start:stop], gamma)
         start = stop
+    if baseline is not None:
+        out = out - rho * baseline
     return out
 
 
@@ -202,28 +212,33 @@ class OffPolicyConfig:
 
     env_id: str = "CartPole-v1"
     gamma: float = 0.99
-    total_episodes: int = 500
+    total_episodes: int = 300
     """Environment episodes collected (the sample budget)."""
     episodes_per_iteration: int = 10
     """Fresh episodes added to the buffer per iteration."""
-    capacity: int = 50
-    """Replay buffer size in episodes."""
-    batches_per_iteration: int = 4
+    capacity: int = 20
+    """Replay buffer size in episodes (20: this iteration's and the previous one's)."""
+    batches_per_iteration: int = 2
     """Gradient steps per iteration, each on a sample from the buffer."""
     batch_size: int = 10
     """Episodes per gradient step."""
     mode: str = "per_decision"
-    clip: float | None = 10.0
-    self_normalize: bool = True
+    """``"per_decision"``, ``"trajectory"`` or ``"none"`` (see :func:`off_policy_weights`)."""
+    clip: float | None = 5.0
+    """Truncate cumulative ratios at this value (None: no clipping)."""
+    self_normalize: bool = False
+    """Divide the ratios by their batch mean."""
     hidden: tuple[int, ...] = (32,)
     learning_rate: float = 0.01
+    value_learning_rate: float = 0.01
+    value_iterations: int = 10
     eval_episodes: int = 100
     seed: int = 0
 
     def __post_init__(self):
         _check_choice("mode", self.mode, MODES)
         _validate.probability("gamma", self.gamma, open_low=False)
-        for name in ("total_episodes", "episodes_per_iteration", "capacity", "batches_per_iteration", "batch_size", "eval_episodes"):
+        for name in ("total_episodes", "episodes_per_iteration", "capacity", "batches_per_iteration", "batch_size", "value_iterations", "eval_episodes"):
             _validate.integer_at_least(name, getattr(self, name), 1)
         if self.batch_size > self.capacity:
             raise ValueError(f"batch_size must be <= capacity ({self.capacity}), got {self.batch_size}")
@@ -238,10 +253,12 @@ class OffPolicyConfig:
 def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **overrides):
     """Off-policy REINFORCE with a replay buffer (the loop of seed 001). Chapter 2.
 
-    Each iteration: collect ``episodes_per_iteration`` episodes with the current policy and store
-    them; then ``batches_per_iteration`` times sample ``batch_size`` episodes from the buffer,
-    weight them (:func:`off_policy_weights`), standardize the weights within the batch (the
-    batch mean acts as the baseline) and take an Adam step. Returns ``(policy, history)``.
+    Each iteration: collect ``episodes_per_iteration`` episodes with the current policy and
+    store them; update the baseline (a value network :math:`V_\\phi`, regressed on the fresh
+    episodes' reward-to-go); then ``batches_per_iteration`` times sample ``batch_size``
+    episodes from the buffer, weight them by :func:`off_policy_weights` with :math:`V_\\phi(s_t)`
+    as the baseline inside the importance weights, divide the weights by their standard
+    deviation (a step-size choice) and take an Adam step. Returns ``(policy, history)``.
     """
     torch.set_num_threads(1)
     config = OffPolicyConfig(**{**(config.to_dict() if config else {}), **overrides})
@@ -249,6 +266,8 @@ def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **ove
     try:
         policy = make_policy(envs.single_observation_space, envs.single_action_space, config.hidden, seed=config.seed)
         optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
+        value_fn = ValueFunction(policy.obs_dim, config.hidden, seed=config.seed + 1)
+        value_opt = torch.optim.Adam(value_fn.parameters(), lr=config.value_learning_rate)
         buffer = ReplayBuffer(config.capacity, rng=config.seed)
         generator = torch.Generator().manual_seed(config.seed)
         history = ReinforceHistory()
@@ -261,14 +280,17 @@ def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **ove
                 buffer.add(episodes)
                 done += n
                 steps += sum(len(e) for e in episodes)
+                value_loss = fit_value_function(value_fn, value_opt, EpisodeBatch(episodes), config.gamma, config.value_iterations)
+                grad_norm = 0.0
                 for _ in range(config.batches_per_iteration):
                     batch = buffer.sample(min(config.batch_size, len(buffer)))
+                    with torch.no_grad():
+                        baseline = value_fn(batch.observations).double().numpy()
                     weights = off_policy_weights(
                         batch, target_log_probs(policy, batch), gamma=config.gamma, mode=config.mode,
-                        clip=config.clip, self_normalize=config.self_normalize,
+                        clip=config.clip, self_normalize=config.self_normalize, baseline=baseline,
                     )
-                    std = weights.std()
-                    weights = (weights - weights.mean()) / (std + 1e-8)
+                    weights = weights / (weights.std() + 1e-8)
                     optimizer.zero_grad()
                     surrogate_loss(policy, batch, weights).backward()
                     grad_norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in policy.parameters())))
@@ -279,7 +301,7 @@ def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **ove
                 history.mean_return.append(float(returns.mean()))
                 history.episode_returns.extend(float(r) for r in returns)
                 history.grad_norm.append(grad_norm)
-                history.value_loss.append(float("nan"))
+                history.value_loss.append(value_loss)
                 history.wall_time.append(time.perf_counter() - start)
                 bar.update(n)
                 bar.set_postfix(ret=f"{returns.mean():.1f}", refresh=False)
