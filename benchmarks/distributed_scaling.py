@@ -10,14 +10,16 @@ Part ``scaling``: a fixed population (``--directions`` antithetic pairs) of a sm
 HalfCheetah-v5 (MuJoCo; fixed-length episodes, so the work is rollout-bound and balanced) and on
 CartPole-v1 (short episodes of an untrained policy: overhead-bound), run with Algorithm 2 under
 ``torchrun --standalone`` for each worker count. Reported: median wall time per generation
-(the first generation is left out), speedup T(1)/T(W), parallel efficiency speedup/W, and the
-time spent in the all_gather.
+(the first generation is left out) as the median over ``--repeats`` runs interleaved across
+worker counts, its range, speedup T(1)/T(W), parallel efficiency speedup/W, and the time spent
+in the all_gather (which includes waiting for the slowest worker).
 
 Part ``traffic``: the synthetic sphere task at parameter dimensions 1e3..1e6 with 2 workers,
 Algorithm 2 (seed-only: indices and returns) against the baseline that scatters full
 parameter vectors (:mod:`pgnotes.distributed.naive`). Reported: bytes received from other
 workers per generation (counted from the tensors handed to the collectives, which agree with
-the formulas printed alongside) and the time per generation spent communicating.
+the formulas printed alongside) and the time per generation spent in the collectives
+themselves (a barrier before each collective keeps waiting for the slower worker out of it).
 
 Both parts write ``results/distributed_scaling.json`` / ``results/distributed_traffic.json``
 with the settings, the commit and the machine's load (the machine is often shared: compare
@@ -69,41 +71,54 @@ def scaling(args) -> dict:
         "CartPole-v1": dict(task="CartPole-v1", hidden=(16,), max_episode_steps=500),
     }
     workers = [int(w) for w in args.workers.split(",")]
+    if workers[0] != 1:
+        raise ValueError(f"--workers must start with 1 (the baseline of the speedup), got {args.workers!r}")
+    runs = []
+    for name in args.tasks.split(","):
+        # worker counts interleaved, repeated: a shared machine's load drifts, so every
+        # worker count sees the same drift
+        for repeat in range(args.repeats):
+            for w in workers:
+                config = ESConfig(**tasks[name], directions=args.directions, generations=args.generations,
+                                  seed=args.seed, noise_size=2**22, timeout_s=120.0)
+                load_before = os.getloadavg()[0]
+                result = launch(config, nproc=w, progress=False, timeout_s=args.timeout).result
+                run = {"task": name, "workers": w, "repeat": repeat, "dim": result["dim"],
+                       "time_per_gen_s": per_generation(result["history"]),
+                       "rollout_s": per_generation(result["history"], "rollout_s"),
+                       "gather_s": per_generation(result["history"], "gather_s"),
+                       "update_s": per_generation(result["history"], "update_s"),
+                       "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
+                       "theta_sha256": result["theta_sha256"]}
+                runs.append(run)
+                print(f"  {name:15s} W={w} repeat {repeat}: {run['time_per_gen_s'] * 1e3:8.1f} ms/gen "
+                      f"(load {load_before:.1f})", flush=True)
     rows = []
     for name in args.tasks.split(","):
-        base = None
+        base = statistics.median(r["time_per_gen_s"] for r in runs if r["task"] == name and r["workers"] == 1)
         for w in workers:
-            config = ESConfig(**tasks[name], directions=args.directions, generations=args.generations,
-                              seed=args.seed, noise_size=2**22, timeout_s=120.0)
-            load_before = os.getloadavg()[0]
-            result = launch(config, nproc=w, progress=False, timeout_s=args.timeout).result
-            t = per_generation(result["history"])
-            base = t if w == workers[0] and workers[0] == 1 else base
-            speedup = base / t if base else None
-            row = {
-                "task": name, "workers": w, "directions": args.directions, "popsize": config.popsize,
-                "dim": result["dim"], "time_per_gen_s": t,
-                "rollout_s": per_generation(result["history"], "rollout_s"),
-                "gather_s": per_generation(result["history"], "gather_s"),
-                "update_s": per_generation(result["history"], "update_s"),
-                "speedup": speedup, "efficiency": speedup / w if speedup else None,
-                "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
-                "theta_sha256": result["theta_sha256"],
-            }
-            rows.append(row)
-            print(f"  {name:15s} W={w}: {t * 1e3:8.1f} ms/gen"
-                  + (f", speedup {speedup:.2f}x, efficiency {speedup / w:.0%}" if speedup else "")
-                  + f"  (load {load_before:.1f})", flush=True)
+            mine = [r for r in runs if r["task"] == name and r["workers"] == w]
+            t = statistics.median(r["time_per_gen_s"] for r in mine)
+            rows.append({
+                "task": name, "workers": w, "directions": args.directions, "popsize": 2 * args.directions,
+                "dim": mine[0]["dim"], "repeats": len(mine), "time_per_gen_s": t,
+                "time_per_gen_range_s": [min(r["time_per_gen_s"] for r in mine), max(r["time_per_gen_s"] for r in mine)],
+                "rollout_s": statistics.median(r["rollout_s"] for r in mine),
+                "gather_s": statistics.median(r["gather_s"] for r in mine),
+                "update_s": statistics.median(r["update_s"] for r in mine),
+                "speedup": base / t, "efficiency": base / t / w,
+                "loadavg": statistics.mean(r["loadavg_before"] for r in mine),
+            })
     print()
-    print(f"{'task':15s} {'W':>2s} {'ms/gen':>9s} {'rollout':>9s} {'gather':>8s} {'speedup':>8s} {'effic.':>7s} {'load':>5s}")
+    print(f"{'task':15s} {'W':>2s} {'ms/gen':>9s} {'(min-max)':>15s} {'rollout':>9s} {'gather':>8s} {'speedup':>8s} {'effic.':>7s} {'load':>5s}")
     for r in rows:
-        sp = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
-        ef = f"{r['efficiency']:.0%}" if r["efficiency"] else "-"
-        print(f"{r['task']:15s} {r['workers']:2d} {r['time_per_gen_s'] * 1e3:9.1f} {r['rollout_s'] * 1e3:9.1f} "
-              f"{r['gather_s'] * 1e3:8.2f} {sp:>8s} {ef:>7s} {r['loadavg_before']:5.1f}")
-    same = len({r["theta_sha256"] for r in rows if r["task"] == rows[0]["task"]}) == 1
-    print(f"\nsame final parameters for every worker count: {same}")
-    return {"rows": rows, "identical_parameters_across_worker_counts": same}
+        lo, hi = (x * 1e3 for x in r["time_per_gen_range_s"])
+        print(f"{r['task']:15s} {r['workers']:2d} {r['time_per_gen_s'] * 1e3:9.1f} {f'({lo:.0f}-{hi:.0f})':>15s} "
+              f"{r['rollout_s'] * 1e3:9.1f} {r['gather_s'] * 1e3:8.2f} {r['speedup']:7.2f}x {r['efficiency']:7.0%} "
+              f"{r['loadavg']:5.1f}")
+    same = all(len({r["theta_sha256"] for r in runs if r["task"] == task}) == 1 for task in {r["task"] for r in runs})
+    print(f"\nsame final parameters for every worker count and repeat: {same}")
+    return {"rows": rows, "runs": runs, "identical_parameters_across_worker_counts": same}
 
 
 def seed_only_bytes(directions: int, world: int, m: int = 2) -> int:
@@ -123,7 +138,7 @@ def traffic(args) -> dict:
     for dim in dims:
         for module in ("spmd", "naive"):
             config = ESConfig(task="sphere", dim=dim, directions=args.directions, generations=args.traffic_generations,
-                              seed=args.seed, noise_size=max(2**22, 4 * dim), timeout_s=120.0)
+                              seed=args.seed, noise_size=max(2**22, 4 * dim), timeout_s=120.0, timing_barrier=True)
             result = launch(config, nproc=2, module=module, progress=False, timeout_s=args.timeout).result
             h = result["history"]
             comm = per_generation(h, "gather_s") + (per_generation(h, "scatter_s") if module == "naive" else 0.0)
@@ -155,9 +170,10 @@ def main(argv=None) -> int:
     parser.add_argument("--tasks", default="HalfCheetah-v5,CartPole-v1")
     parser.add_argument("--directions", type=int, default=16, help="antithetic pairs per generation")
     parser.add_argument("--generations", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per worker count, interleaved")
     parser.add_argument("--cheetah-steps", type=int, default=200, help="episode length on HalfCheetah")
     parser.add_argument("--dims", default="1000,10000,100000,1000000")
-    parser.add_argument("--traffic-generations", type=int, default=4)
+    parser.add_argument("--traffic-generations", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=900.0, help="bound on each torchrun job (s)")
     parser.add_argument("--results", default=str(ROOT / "results"))

@@ -88,8 +88,11 @@ class ESConfig:
     checkpoint_every : int
         Write the checkpoint every this many generations (and after the last).
     timeout_s : float
-        Collective timeout (``init_process_group(timeout=...)``): a collective that waits
-        longer than this raises instead of hanging.
+        Collective timeout of every generation's ``all_gather`` (a process group created with
+        ``timeout=``): a collective that waits longer than this raises instead of hanging.
+    setup_timeout_s : float
+        Timeout of joining the group and of the start-up collectives
+        (``init_process_group(timeout=...)``); workers start at different speeds.
     out : str or None
         Where rank 0 writes the result JSON (config, history, timings, final parameters).
     theta_out : str or None
@@ -98,6 +101,12 @@ class ESConfig:
         Fault injection for tests and demonstrations: ``"G:R"`` makes rank ``R`` send itself
         SIGKILL in the middle of generation ``G`` (after its first evaluation), on the first
         attempt only (``TORCHELASTIC_RESTART_COUNT == 0``).
+    hang_at : str or None
+        Fault injection: ``"G:R"`` makes rank ``R`` stall (sleep) in generation ``G`` on the
+        first attempt, to show that the collective timeout ends the wait of the others.
+    timing_barrier : bool
+        Benchmarks only: a barrier before each generation's collectives, so that ``gather_s``
+        measures the transfer and ``wait_s`` the waiting for the slowest worker.
     """
 
     task: str = "CartPole-v1"
@@ -119,9 +128,12 @@ class ESConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 5
     timeout_s: float = 60.0
+    setup_timeout_s: float = 300.0
     out: str | None = None
     theta_out: str | None = None
     kill_at: str | None = None
+    hang_at: str | None = None
+    timing_barrier: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -143,14 +155,16 @@ class ESConfig:
         _validate.positive("lr", self.lr)
         _validate.non_negative("weight_decay", self.weight_decay)
         _validate.positive("timeout_s", self.timeout_s)
+        _validate.positive("setup_timeout_s", self.setup_timeout_s)
         if any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden sizes must be integers >= 1, got {self.hidden}")
         if self.shaping not in SHAPINGS:
             raise ValueError(f"shaping must be one of {SHAPINGS}, got {self.shaping!r}")
         if not self.antithetic and self.directions < 2:
             raise ValueError(f"directions must be >= 2 without antithetic sampling (population >= 2), got {self.directions}")
-        if self.kill_at is not None:
-            parse_kill_at(self.kill_at)
+        for name in ("kill_at", "hang_at"):
+            if getattr(self, name) is not None:
+                parse_kill_at(getattr(self, name), name)
 
     @property
     def popsize(self) -> int:
@@ -178,7 +192,7 @@ class ESConfig:
         Excludes ``generations`` (a run may be extended), file paths, the collective timeout
         and fault injection.
         """
-        skip = {"generations", "checkpoint", "checkpoint_every", "timeout_s", "out", "theta_out", "kill_at", "extra"}
+        skip = {"generations", "checkpoint", "checkpoint_every", "timeout_s", "setup_timeout_s", "out", "theta_out", "kill_at", "hang_at", "timing_barrier", "extra"}
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -203,14 +217,14 @@ class ESConfig:
         return argv
 
 
-def parse_kill_at(spec: str) -> tuple[int, int]:
-    """``"G:R"`` -> ``(generation, rank)``."""
+def parse_kill_at(spec: str, name: str = "kill_at") -> tuple[int, int]:
+    """``"G:R"`` -> ``(generation, rank)`` (for ``kill_at`` and ``hang_at``)."""
     try:
         gen, rank = (int(part) for part in str(spec).split(":"))
     except ValueError:
-        raise ValueError(f"kill_at must look like 'GENERATION:RANK', e.g. '3:1', got {spec!r}") from None
+        raise ValueError(f"{name} must look like 'GENERATION:RANK', e.g. '3:1', got {spec!r}") from None
     if gen < 0 or rank < 0:
-        raise ValueError(f"kill_at must have generation >= 0 and rank >= 0, got {spec!r}")
+        raise ValueError(f"{name} must have generation >= 0 and rank >= 0, got {spec!r}")
     return gen, rank
 
 

@@ -40,6 +40,7 @@ from typing import Any, Sequence
 
 from pgnotes import _validate
 from pgnotes.distributed.algorithm import ESConfig, check_world_size
+from pgnotes.distributed.noise_table import table_path
 
 EVENT_PREFIX = "PGNOTES_ES "
 MODULES = {"spmd": "pgnotes.distributed.spmd_es", "naive": "pgnotes.distributed.naive"}
@@ -182,6 +183,7 @@ def launch(
     echo: bool = False,
     check: bool = True,
     env: dict[str, str] | None = None,
+    remove_noise_table: bool = True,
 ) -> LaunchResult:
     """Run ``torchrun`` with ``nproc`` workers per node on ``config``; stream progress; return the result.
 
@@ -209,6 +211,11 @@ def launch(
         Also print the workers' other output lines.
     check : bool
         Raise :class:`LaunchError` if the job fails (else return the result with its code).
+    env : dict, optional
+        Extra environment variables for torchrun and the workers.
+    remove_noise_table : bool
+        Delete this machine's shared noise-table file after the job if the job created it
+        (it lives in ``/dev/shm``, i.e. in memory). A file that existed before is kept.
     """
     timeout_s = _validate.positive("timeout_s", timeout_s)
     nproc = _validate.integer_at_least("nproc", nproc, 1)
@@ -227,6 +234,10 @@ def launch(
         if rdzv_endpoint is None:
             raise ValueError("rdzv_endpoint ('host:port' of the rendezvous) is required when nnodes > 1")
         check_rendezvous(rdzv_endpoint, rendezvous_timeout_s)
+    noise_file = None
+    if isinstance(config, ESConfig) and remove_noise_table:
+        candidate = table_path(config.seed, config.noise_size)
+        noise_file = None if candidate.exists() else candidate
     cmd = torchrun_command(args, nproc, module=module, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint,
                            rdzv_id=rdzv_id, max_restarts=max_restarts, rendezvous_timeout_s=rendezvous_timeout_s)
     run_env = dict(os.environ)
@@ -281,6 +292,8 @@ def launch(
     finally:
         if bar is not None:
             bar.close()
+        if noise_file is not None and noise_file.exists():
+            noise_file.unlink()
     wall = time.monotonic() - start
     result = None
     if proc.returncode == 0 and out_path and os.path.exists(out_path):

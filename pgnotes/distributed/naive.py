@@ -52,7 +52,7 @@ from pgnotes.distributed.tasks import make_task
 def run(config: ESConfig) -> dict[str, Any]:
     """The master/worker loop; rank 0 returns the full result, other ranks a stub."""
     torch.set_num_threads(1)
-    world = World(config.timeout_s)
+    world = World(config.timeout_s, config.setup_timeout_s)
     try:
         return _run(config, world)
     finally:
@@ -80,7 +80,7 @@ def _run(config: ESConfig, world: World) -> dict[str, Any]:
     emit("start", rank=world.rank, world_size=world.size, pid=os.getpid(), restart=world.restart,
          resumed_from=0, dim=dim, generations=config.generations)
     history = []
-    world.barrier()
+    world.barrier(setup=True)
     for gen in range(config.generations):
         t0 = time.perf_counter()
         # master: the perturbed vectors of every block, and their [k, index, episode_seed]
@@ -101,10 +101,12 @@ def _run(config: ESConfig, world: World) -> dict[str, Any]:
                         vecs[row * m + j] = perturb(theta, epsilon, config.sigma, s)
                 scatter_vectors.append(torch.from_numpy(vecs))
                 scatter_meta.append(torch.from_numpy(rows))
+        if config.timing_barrier:
+            world.barrier()
         t_prep = time.perf_counter()
         if world.distributed:
-            dist.scatter(vectors, scatter_vectors, src=0)
-            dist.scatter(meta, scatter_meta, src=0)
+            dist.scatter(vectors, scatter_vectors, src=0, group=world.group)
+            dist.scatter(meta, scatter_meta, src=0, group=world.group)
         else:
             vectors, meta = scatter_vectors[0], scatter_meta[0]
         t1 = time.perf_counter()
@@ -117,11 +119,14 @@ def _run(config: ESConfig, world: World) -> dict[str, Any]:
             returns[row, 0], returns[row, 1] = k, meta_np[row, 1]
             for j in range(m):
                 returns[row, 2 + j] = task.evaluate(vec_np[row * m + j], int(meta_np[row, 2]))
+        t2a = time.perf_counter()
+        if config.timing_barrier:
+            world.barrier()
         t2 = time.perf_counter()
         mine = torch.from_numpy(returns)
         if world.distributed:
             gathered = [torch.empty_like(mine) for _ in range(world.size)] if world.rank == 0 else None
-            dist.gather(mine, gathered, dst=0)
+            dist.gather(mine, gathered, dst=0, group=world.group)
         else:
             gathered = [mine]
         t3 = time.perf_counter()
@@ -135,7 +140,7 @@ def _run(config: ESConfig, world: World) -> dict[str, Any]:
         other = world.size - 1
         nbytes = other * (vectors.numel() * 4 + meta.numel() * 8 + returns.size * 8) if world.distributed else 0
         record = {"generation": gen, **stats, "time_s": t4 - t0, "prepare_s": t_prep - t0,
-                  "scatter_s": t1 - t_prep, "rollout_s": t2 - t1, "gather_s": t3 - t2,
+                  "scatter_s": t1 - t_prep, "rollout_s": t2a - t1, "wait_s": t2 - t2a, "gather_s": t3 - t2,
                   "update_s": t4 - t3, "bytes": int(nbytes), "restart": world.restart}
         history.append(record)
         if world.rank == 0:
@@ -164,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser("python -m pgnotes.distributed.naive").parse_args(argv)
     try:
         config = ESConfig(**vars(args))
-        if config.checkpoint or config.kill_at:
-            raise ValueError("the naive baseline supports neither checkpoint nor kill_at")
+        if config.checkpoint or config.kill_at or config.hang_at:
+            raise ValueError("the naive baseline supports neither checkpoint nor kill_at/hang_at")
         run(config)
     except Exception as error:
         emit("error", rank=int(os.environ.get("RANK", "0")), type=type(error).__name__, message=str(error))

@@ -89,24 +89,31 @@ def git_commit() -> str | None:
 
 
 class World:
-    """Rank, world size and the collectives; a world of one needs no process group."""
+    """Rank, world size and the collectives; a world of one needs no process group.
 
-    def __init__(self, timeout_s: float):
+    Two timeouts bound every wait. ``setup_timeout_s`` covers joining the group and the
+    start-up collectives (workers import libraries and build environments at different
+    speeds); ``timeout_s`` covers each generation's collectives, on a group of its own, so
+    a dead or stuck peer turns into an error after at most that long instead of a hang.
+    """
+
+    def __init__(self, timeout_s: float, setup_timeout_s: float = 300.0):
         self.distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
         self.restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.group = None
         if self.distributed:
             if not dist.is_initialized():
-                timeout = datetime.timedelta(seconds=float(timeout_s))
+                setup = datetime.timedelta(seconds=max(float(setup_timeout_s), float(timeout_s)))
                 # torchrun reuses its store across restarts: without a per-attempt prefix the
                 # restarted group can read the dead workers' gloo addresses and fail to connect.
-                store, rank, size = next(dist.rendezvous("env://", timeout=timeout))
+                store, rank, size = next(dist.rendezvous("env://", timeout=setup))
                 store = dist.PrefixStore(f"pgnotes_es/attempt_{self.restart}", store)
-                dist.init_process_group("gloo", store=store, rank=rank, world_size=size, timeout=timeout)
+                dist.init_process_group("gloo", store=store, rank=rank, world_size=size, timeout=setup)
+            self.group = dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=float(timeout_s)))
             self.rank, self.size = dist.get_rank(), dist.get_world_size()
         else:
             self.rank, self.size = 0, 1
-        self.bytes_sent = 0  # bytes this rank contributed to collectives, summed over generations
 
     def all_gather_rows(self, rows: np.ndarray) -> np.ndarray:
         """All-gather equal-shaped float64 row blocks; returns them stacked in rank order."""
@@ -114,8 +121,7 @@ class World:
             return rows
         mine = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float64))
         out = [torch.empty_like(mine) for _ in range(self.size)]
-        dist.all_gather(out, mine)
-        self.bytes_sent += mine.numel() * mine.element_size() * (self.size - 1)
+        dist.all_gather(out, mine, group=self.group)
         return torch.cat(out).numpy()
 
     def broadcast_object(self, obj: Any) -> Any:
@@ -125,9 +131,10 @@ class World:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def barrier(self) -> None:
+    def barrier(self, *, setup: bool = False) -> None:
+        """Wait for every worker (``setup=True``: on the group with the start-up timeout)."""
         if self.distributed:
-            dist.barrier()
+            dist.barrier(group=None if setup else self.group)
 
     def close(self) -> None:
         if self.distributed and dist.is_initialized():
@@ -163,7 +170,7 @@ def run(config: ESConfig, *, on_generation: Callable[[dict[str, Any]], None] | N
     (rank 0 only) receives each generation's statistics.
     """
     torch.set_num_threads(1)
-    world = World(config.timeout_s)
+    world = World(config.timeout_s, config.setup_timeout_s)
     try:
         return _run(config, world, on_generation)
     finally:
@@ -174,6 +181,7 @@ def _run(config: ESConfig, world: World, on_generation) -> dict[str, Any]:
     t_start = time.perf_counter()
     check_world_size(world.size, config.directions)
     kill = parse_kill_at(config.kill_at) if config.kill_at else None
+    hang = parse_kill_at(config.hang_at, "hang_at") if config.hang_at else None
 
     task = make_task(config)
     dim = task.dim
@@ -194,7 +202,7 @@ def _run(config: ESConfig, world: World, on_generation) -> dict[str, Any]:
     width = max_block(config.directions, world.size)
     sg = signs(config.antithetic)
     m = len(sg)
-    world.barrier()  # generation timings start when every worker is ready
+    world.barrier(setup=True)  # generation timings start when every worker is ready
     setup_s = time.perf_counter() - t_start
 
     for gen in range(start_gen, config.generations):
@@ -211,7 +219,12 @@ def _run(config: ESConfig, world: World, on_generation) -> dict[str, Any]:
             if kill is not None and kill == (gen, world.rank) and world.restart == 0:
                 sys.stdout.flush()
                 os.kill(os.getpid(), signal.SIGKILL)  # fault injection: die mid-generation
+            if hang is not None and hang == (gen, world.rank) and world.restart == 0:
+                time.sleep(10 * config.timeout_s)  # fault injection: a stuck episode
         t1 = time.perf_counter()
+        if config.timing_barrier:
+            world.barrier()  # benchmarks: separate waiting for peers from the transfer itself
+        t1b = time.perf_counter()
         gathered = world.all_gather_rows(rows)
         t2 = time.perf_counter()
         indices, returns = gather_to_arrays(gathered, config.directions, m)
@@ -222,7 +235,8 @@ def _run(config: ESConfig, world: World, on_generation) -> dict[str, Any]:
             **stats,
             "time_s": t3 - t0,
             "rollout_s": t1 - t0,
-            "gather_s": t2 - t1,
+            "wait_s": t1b - t1,
+            "gather_s": t2 - t1b,
             "update_s": t3 - t2,
             "bytes": int(rows.nbytes * (world.size - 1) * world.size) if world.distributed else 0,
             "restart": world.restart,

@@ -50,7 +50,7 @@ def make_policy(obs_dim: int, act_dim: int, hidden: Sequence[int], seed: int) ->
     return policy
 
 
-def cartpole_variants(n: int, seed: int, *, length=(0.25, 1.0), masspole=(0.05, 0.5), force_mag=(5.0, 15.0)) -> list[dict[str, float]]:
+def cartpole_variants(n: int, seed: int, *, length=(0.25, 1.5), masspole=(0.05, 0.5), force_mag=(4.0, 15.0)) -> list[dict[str, float]]:
     """Draw ``n`` CartPole physics variants uniformly from the given ranges (seeded).
 
     Keys: ``length`` (half the pole length, nominal 0.5 m), ``masspole`` (nominal 0.1 kg) and

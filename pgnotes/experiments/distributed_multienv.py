@@ -7,7 +7,7 @@ push force are drawn at random (:func:`pgnotes.distributed.tasks.cartpole_varian
 baseline trains on the nominal CartPole only. Both are then evaluated on held-out variants
 drawn from a wider range, and on the nominal environment.
 
-Usage (about 10 minutes on 2 idle cores with the defaults)::
+Usage (about 10 minutes on 2 idle cores with the defaults; 15 on a busy machine)::
 
     python -m pgnotes.experiments.distributed_multienv --workers 2 --seeds 0,1,2
 
@@ -39,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m pgnotes.experiments.distributed_multienv", description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
     p.add_argument("--variants", type=int, default=8, help="training variants of the multi-environment run")
-    p.add_argument("--generations", type=int, default=40)
+    p.add_argument("--generations", type=int, default=60)
     p.add_argument("--directions", type=int, default=16)
     p.add_argument("--hidden", default="16")
     p.add_argument("--workers", type=int, default=2)
