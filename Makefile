@@ -35,6 +35,12 @@ book: install vendor
 
 NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
+# pytest runs two workers on two cores: one BLAS/OpenMP thread each avoids
+# oversubscription (2-thread OpenBLAS made small triangular solves ~150x slower under load).
+test test-fast execute: export OMP_NUM_THREADS = 1
+test test-fast execute: export OPENBLAS_NUM_THREADS = 1
+test test-fast execute: export MKL_NUM_THREADS = 1
+
 # The whole suite: unit, statistical, grading and notebook tests, then strict nbval
 # over every chapter and solution notebook (their stored outputs must match).
 test: install
