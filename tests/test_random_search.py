@@ -15,8 +15,10 @@ def test_random_search_samples_the_box_and_keeps_the_best():
     assert np.all((x >= [-1, 0]) & (x <= [1, 2]))
     fitness = -np.sum(x**2, axis=1)
     solver.tell(x, fitness)
-    np.testing.assert_array_equal(solver.mean, x[np.argmax(fitness)])
+    np.testing.assert_array_equal(solver.best.x, x[np.argmax(fitness)])
     # the distribution never moves
+    np.testing.assert_array_equal(solver.mean, [0.0, 1.0])
+    np.testing.assert_allclose(solver.covariance, np.diag([4 / 12, 4 / 12]))
     assert np.all(solver.ask() <= [1, 2])
 
 

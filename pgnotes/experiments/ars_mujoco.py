@@ -73,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     runs = dict(previous)
     deadline = None if args.time_budget is None else time.perf_counter() + args.time_budget
     for seed in args.seeds:
-        if seed in runs and runs[seed]["status"] in ("reached", "budget"):
-            continue
+        done = runs.get(seed, {}).get("status")
+        if done == "reached" or (done == "budget" and runs[seed]["episodes"] + 2 * config.n_directions > config.max_episodes):
+            continue  # finished (a larger --max-episodes resumes a "budget" run from its checkpoint)
         left = None if deadline is None else deadline - time.perf_counter()
         if left is not None and left <= 0:
             break

@@ -7,8 +7,9 @@ Fitness is **maximized**. Every generation draws ``popsize`` candidates independ
 2. score each one;
 3. choose the best.
 
-Nothing is learned from the scores; that is the point of the baseline. ``mean`` is the best
-candidate so far (the centre of the distribution before the first ``tell``).
+Nothing is learned from the scores; that is the point of the baseline. ``mean`` and
+``covariance`` describe the fixed sampling distribution (the box's centre and the uniform
+distribution's diagonal covariance, or the Gaussian's); the answer is ``best``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,15 @@ class RandomSearch(Solver):
 
     @property
     def mean(self) -> np.ndarray:
-        return self.center.copy() if self.best is None else self.best.x.copy()
+        """Centre of the (fixed) sampling distribution; the answer is ``best``."""
+        return self.center.copy()
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Covariance of the sampling distribution: ``diag((high - low)^2 / 12)`` or ``scale^2 I``."""
+        if self.low is not None:
+            return np.diag((self.high - self.low) ** 2 / 12)
+        return self.scale**2 * np.eye(self.dim)
 
     def _ask(self) -> np.ndarray:
         if self.low is not None:
