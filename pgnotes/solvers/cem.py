@@ -68,6 +68,9 @@ def noise_schedule(
 class CEM(Solver):
     """Cross-entropy method with a diagonal Gaussian, maximizing fitness (chapter 4).
 
+    The state is ``mean`` (dim,) and ``variance`` (dim,), the per-coordinate variance;
+    ``covariance`` is its diagonal matrix.
+
     Parameters
     ----------
     dim : int
@@ -90,13 +93,6 @@ class CEM(Solver):
         Parameters of the built-in schedules (defaults 4.0, 5.0, 10.0).
     rng : numpy.random.Generator or int
         Randomness of the sampler.
-
-    Attributes
-    ----------
-    mean : (dim,) array
-        Current mean.
-    variance : (dim,) array
-        Current per-coordinate variance (``covariance`` is its diagonal matrix).
     """
 
     _state_keys = ("_mean", "variance")

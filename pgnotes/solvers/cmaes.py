@@ -74,6 +74,10 @@ def cma_parameters(dim: int, popsize: int, mu: int | None = None) -> dict:
 class CMAES(Solver):
     """CMA-ES with weighted recombination, CSA, rank-one and rank-mu updates; maximizes fitness (chapter 4).
 
+    The state of the strategy is ``mean``, ``sigma``, ``C``, ``p_sigma`` and ``p_c``;
+    ``covariance`` is ``sigma**2 * C``, the covariance of the sampling distribution (used by
+    the chapter's 2-D animations).
+
     Parameters
     ----------
     x0 : array_like
@@ -90,11 +94,6 @@ class CMAES(Solver):
     rng : numpy.random.Generator or int
         Randomness of the sampler.
 
-    Attributes
-    ----------
-    mean, sigma, C, p_sigma, p_c
-        The state of the strategy; ``covariance`` is ``sigma**2 * C``, the covariance of the
-        sampling distribution (used by the chapter's 2-D animations).
     """
 
     _state_keys = ("_mean", "sigma", "C", "B", "D", "p_sigma", "p_c", "_eigen_evals", "_evals", "_recent_best")
