@@ -5,7 +5,8 @@ search distribution and the distribution's covariance ellipse (1 and 2 standard 
 :func:`trace_search` records a run through the ask/tell interface; :func:`plot_search_frame`
 draws one generation; :func:`animate_search` makes a matplotlib animation (one panel per
 solver) and :func:`animation_html` turns it into JavaScript/HTML that plays in the static
-book; :func:`search_widget` is an ipywidgets slider that steps through the generations.
+book; :func:`search_widget` is an ipywidgets slider that steps through the generations (an
+``Image`` widget redrawn on each move, so the executed notebook stores the default frame).
 
 The covariance hook
 -------------------
@@ -270,15 +271,31 @@ def animation_html(anim, *, default_mode: str = "once", frame_format: str = "jpe
         return HTML(anim.to_jshtml(default_mode=default_mode))
 
 
-def search_widget(traces, f: Callable, bounds, *, default: int | None = None, titles: Sequence[str] | None = None,
-                  panel_size: float = 3.2):
-    """An ipywidgets ``IntSlider`` over the generations that redraws :func:`plot_search_frame`.
+def frame_png(traces, f: Callable, bounds, t: int, *, titles: Sequence[str] | None = None, panel_size: float = 3.2,
+              dpi: int = 80) -> bytes:
+    """PNG bytes of :func:`plot_search_frame` for generation ``t`` (the figure is closed)."""
+    import io
 
-    ``default`` (the static frame the executed notebook stores and the HTML book shows)
-    defaults to the middle generation. Returns the ``ipywidgets.interactive`` widget.
+    import matplotlib.pyplot as plt
+
+    fig = plot_search_frame(traces, f, bounds, t, titles=titles, panel_size=panel_size)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def search_widget(traces, f: Callable, bounds, *, default: int | None = None, titles: Sequence[str] | None = None,
+                  panel_size: float = 3.2, dpi: int = 80):
+    """An ipywidgets ``IntSlider`` over the generations above an ``Image`` of :func:`plot_search_frame`.
+
+    Moving the slider redraws the frame (in a running notebook). ``default`` (the frame the
+    executed notebook stores and the static HTML book shows) defaults to the middle
+    generation. The picture is an ``ipywidgets.Image`` rather than captured output, which keeps
+    notebook execution (nbclient, nbval) free of output-capture races. Returns the
+    ``ipywidgets.VBox``; its ``children`` are ``(slider, image)``.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
 
     traces = _as_list(traces)
     n = max(len(t) for t in traces)
@@ -286,10 +303,11 @@ def search_widget(traces, f: Callable, bounds, *, default: int | None = None, ti
     if not 0 <= value < n:
         raise ValueError(f"default must lie in [0, {n - 1}], got {default}")
 
-    def show(generation):
-        fig = plot_search_frame(traces, f, bounds, generation, titles=titles, panel_size=panel_size)
-        plt.show(fig)
+    def render(generation: int) -> bytes:
+        return frame_png(traces, f, bounds, generation, titles=titles, panel_size=panel_size, dpi=dpi)
 
     slider = widgets.IntSlider(value=value, min=0, max=n - 1, step=1, description="generation",
                                continuous_update=False)
-    return widgets.interactive(show, generation=slider)
+    image = widgets.Image(value=render(value), format="png")
+    slider.observe(lambda change: setattr(image, "value", render(change["new"])), names="value")
+    return widgets.VBox([slider, image])

@@ -86,8 +86,12 @@ def test_frame_and_animation_for_several_solvers():
 def test_widget_default_is_the_middle_generation():
     trace = trace_search(F, OpenAIES(2, 4, mean=[1.0, 1.0], sigma=0.3, rng=0), 5)
     widget = search_widget(trace, F, BOX)
-    slider = widget.children[0]
+    slider, image = widget.children
     assert (slider.min, slider.max, slider.value) == (0, 4, 2)
+    first = image.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    slider.value = 4  # moving the slider redraws the picture
+    assert image.value != first
     plt.close("all")
     with pytest.raises(ValueError, match="default"):
         search_widget(trace, F, BOX, default=9)
