@@ -211,6 +211,8 @@ def _figure(traces, f, bounds, titles, panel_size):
         raise ValueError(f"titles must have one entry per trace ({len(traces)}), got {len(titles)}")
     fig, axes = plt.subplots(1, len(traces), figsize=(panel_size * len(traces), panel_size + 0.3), squeeze=False)
     panels = [_Panel(ax, tr, f, bounds, ti) for ax, tr, ti in zip(axes[0], traces, titles)]
+    for p in panels:
+        p.update(0)  # titles in place before the layout reserves room for them
     fig.tight_layout()
     return fig, panels
 
@@ -253,6 +255,7 @@ def animate_search(traces, f: Callable, bounds, *, titles: Sequence[str] | None 
         return artists
 
     anim = FuncAnimation(fig, update, frames=n, interval=interval, blit=False)
+    anim.pgnotes_dpi = dpi  # read by animation_html (a notebook backend may reset the figure's dpi)
     plt.close(fig)
     return anim
 
@@ -267,7 +270,8 @@ def animation_html(anim, *, default_mode: str = "once", frame_format: str = "jpe
 
     if frame_format not in ("jpeg", "png"):
         raise ValueError(f"frame_format must be 'jpeg' or 'png', got {frame_format!r}")
-    with matplotlib.rc_context({"animation.frame_format": frame_format}):
+    with matplotlib.rc_context({"animation.frame_format": frame_format,
+                                "savefig.dpi": getattr(anim, "pgnotes_dpi", "figure")}):
         return HTML(anim.to_jshtml(default_mode=default_mode))
 
 
