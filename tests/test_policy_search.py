@@ -189,3 +189,30 @@ def test_openai_es_solves_cartpole_with_a_linear_policy():
     fitness.close()
     assert result.solved_generation is not None, result.eval_return[-5:]
     assert result.train_episodes == 20 * result.solved_generation
+
+
+def test_es_cartpole_command_writes_a_results_file(tmp_path):
+    import json
+
+    from pgnotes.experiments import es_cartpole
+
+    out = tmp_path / "es.json"
+    assert es_cartpole.main(["--seeds", "0", "--max-generations", "2", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["command"].startswith("python -m pgnotes.experiments.es_cartpole")
+    assert data["config"]["popsize"] == 20 and data["summary"]["seeds"] == [0]
+    assert data["runs"][0]["train_episodes"] == 40
+
+
+@pytest.mark.slow
+def test_es_mujoco_command_runs_swimmer_briefly(tmp_path):
+    import json
+
+    from pgnotes.experiments import es_mujoco
+
+    out = tmp_path / "sw.json"
+    assert es_mujoco.main(["--popsize", "4", "--max-train-episodes", "8", "--eval-every", "1", "--eval-episodes", "1",
+                           "--out", str(out)]) == 0
+    run_ = json.loads(out.read_text())["runs"][0]
+    assert run_["train_episodes"] == 8 and len(run_["eval_return"]) == 2
+    assert run_["normalizer"]["count"] == 8 * 1000
