@@ -272,7 +272,24 @@ def animation_html(anim, *, default_mode: str = "once", frame_format: str = "jpe
         raise ValueError(f"frame_format must be 'jpeg' or 'png', got {frame_format!r}")
     with matplotlib.rc_context({"animation.frame_format": frame_format,
                                 "savefig.dpi": getattr(anim, "pgnotes_dpi", "figure")}):
-        return HTML(anim.to_jshtml(default_mode=default_mode))
+        html = anim.to_jshtml(default_mode=default_mode)
+    return HTML(offline_controls(html))
+
+
+_ICONS = {
+    "fa fa-minus": "&minus;", "fa fa-plus": "+", "fa fa-fast-backward": "|&#9664;&#9664;",
+    "fa fa-step-backward": "|&#9664;", "fa fa-play fa-flip-horizontal": "&#9664;", "fa fa-pause": "||",
+    "fa fa-play": "&#9654;", "fa fa-step-forward": "&#9654;|", "fa fa-fast-forward": "&#9654;&#9654;|",
+}
+
+
+def offline_controls(html: str) -> str:
+    """Make matplotlib's ``to_jshtml`` output self-contained: drop its Font Awesome stylesheet
+    (fetched from a CDN, which fails offline) and draw the buttons with plain text symbols."""
+    import re
+
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", html)
+    return re.sub(r'<i class="(fa [^"]*)"></i>', lambda m: _ICONS.get(m.group(1), ""), html)
 
 
 def frame_png(traces, f: Callable, bounds, t: int, *, titles: Sequence[str] | None = None, panel_size: float = 3.2,

@@ -81,6 +81,7 @@ def test_frame_and_animation_for_several_solvers():
     plt.close(fig)
     html = animation_html(animate_search(traces, f, BOX, panel_size=2.0, dpi=40)).data
     assert "<script" in html and html.count("data:image/jpeg;base64") == 3
+    assert "http" not in html and "fa-play" not in html and "&#9654;" in html  # self-contained for the offline book
 
 
 def test_widget_default_is_the_middle_generation():
