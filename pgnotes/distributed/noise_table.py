@@ -60,6 +60,9 @@ def build_noise(seed: int, size: int) -> np.ndarray:
 class NoiseTable:
     """A read-only float32 vector of standard normal numbers with index arithmetic.
 
+    Build one with :meth:`NoiseTable.build` (private copy) or :func:`shared_noise_table`
+    (one copy per host). Introduced in chapter 6.
+
     Parameters
     ----------
     noise : numpy.ndarray
@@ -68,9 +71,6 @@ class NoiseTable:
         The seed it was built from (kept for checks and for naming the shared file).
     path : pathlib.Path, optional
         The shared-memory file backing it, if any.
-
-    Build one with :meth:`NoiseTable.build` (private copy) or :func:`shared_noise_table`
-    (one copy per host). Introduced in chapter 6.
     """
 
     def __init__(self, noise: np.ndarray, seed: int, path: Path | None = None):
@@ -177,7 +177,10 @@ def shared_noise_table(
     wait_s : float
         Bound on waiting for local rank 0 (so a failed rank 0 cannot hang the others).
 
-    Returns a :class:`NoiseTable` backed by a read-only ``numpy.memmap``.
+    Returns
+    -------
+    NoiseTable
+        Backed by a read-only ``numpy.memmap`` of the file.
     """
     seed = _validate.integer_at_least("seed", seed, 0)
     size = _validate.integer_at_least("size", size, 1)

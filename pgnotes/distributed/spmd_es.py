@@ -209,7 +209,6 @@ def _run(config: ESConfig, world: World, on_generation) -> dict[str, Any]:
         t0 = time.perf_counter()
         theta = es.theta.copy()
         rows = np.full((width, 2 + m), -1.0)
-        steps = 0
         for row, k in enumerate(block):
             index, episode_seed = direction_draw(config.seed, gen, k, table, dim)
             epsilon = table.get(index, dim)

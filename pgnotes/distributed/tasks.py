@@ -83,6 +83,9 @@ def apply_cartpole_variant(env, variant: dict[str, float]) -> None:
 class PolicyTask:
     """Return of a flat parameter vector's policy in a Gymnasium environment.
 
+    ``evaluate(theta, seed)`` never raises for a failed episode: an exception inside the
+    environment or a non-finite return gives ``nan``, which the update leaves out.
+
     Parameters
     ----------
     env_id : str
@@ -96,9 +99,6 @@ class PolicyTask:
     variants : list of dict, optional
         Physics variants (CartPole keys, see :func:`cartpole_variants`); the return is averaged
         over all of them. None: the nominal environment only.
-
-    ``evaluate(theta, seed)`` never raises for a failed episode: an exception inside the
-    environment or a non-finite return gives ``nan``, which the update leaves out.
     """
 
     def __init__(
