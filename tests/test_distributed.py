@@ -68,6 +68,8 @@ def test_shared_noise_table_maps_one_file(tmp_path):
     second = shared_noise_table(5, 5000, local_rank=1, directory=tmp_path)
     assert first.path == second.path and first.path.stat().st_size == 4 * 5000
     assert isinstance(second.noise, np.memmap) and np.array_equal(second.noise, build_noise(5, 5000))
+    other_job = shared_noise_table(5, 5000, local_rank=0, directory=tmp_path, tag="job2")
+    assert other_job.path != first.path  # jobs side by side keep their own file
     with pytest.raises(TimeoutError, match="local rank 0"):  # a non-zero local rank waits, boundedly
         shared_noise_table(6, 5000, local_rank=1, directory=tmp_path, wait_s=0.2)
     first.path.write_bytes(np.zeros(5000, np.float32).tobytes())  # a stale file is detected

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,8 +215,9 @@ def launch(
     env : dict, optional
         Extra environment variables for torchrun and the workers.
     remove_noise_table : bool
-        Delete this machine's shared noise-table file after the job if the job created it
-        (it lives in ``/dev/shm``, i.e. in memory). A file that existed before is kept.
+        Delete this job's noise-table file on this machine afterwards (it lives in
+        ``/dev/shm``, i.e. in memory). Each launch tags its file (``PGNOTES_NOISE_TAG``), so
+        jobs running side by side never share, or remove, each other's table.
     """
     timeout_s = _validate.positive("timeout_s", timeout_s)
     nproc = _validate.integer_at_least("nproc", nproc, 1)
@@ -234,14 +236,12 @@ def launch(
         if rdzv_endpoint is None:
             raise ValueError("rdzv_endpoint ('host:port' of the rendezvous) is required when nnodes > 1")
         check_rendezvous(rdzv_endpoint, rendezvous_timeout_s)
-    noise_file = None
-    if isinstance(config, ESConfig) and remove_noise_table:
-        candidate = table_path(config.seed, config.noise_size)
-        noise_file = None if candidate.exists() else candidate
+    tag = uuid.uuid4().hex[:16]  # this job's noise-table file: never shared with another job
+    noise_file = table_path(config.seed, config.noise_size, tag=tag) if isinstance(config, ESConfig) else None
     cmd = torchrun_command(args, nproc, module=module, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint,
                            rdzv_id=rdzv_id, max_restarts=max_restarts, rendezvous_timeout_s=rendezvous_timeout_s)
     run_env = dict(os.environ)
-    run_env.update({"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    run_env.update({"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PGNOTES_NOISE_TAG": tag})
     run_env.update(env or {})
 
     bar = None
@@ -292,7 +292,7 @@ def launch(
     finally:
         if bar is not None:
             bar.close()
-        if noise_file is not None and noise_file.exists():
+        if remove_noise_table and noise_file is not None and noise_file.exists():
             noise_file.unlink()
     wall = time.monotonic() - start
     result = None

@@ -44,7 +44,7 @@ from pgnotes.distributed.algorithm import (
     signs,
     theta_digest,
 )
-from pgnotes.distributed.noise_table import NoiseTable, shared_noise_table
+from pgnotes.distributed.noise_table import NoiseTable, job_tag, shared_noise_table
 from pgnotes.distributed.spmd_es import World, build_parser, emit, git_commit
 from pgnotes.distributed.tasks import make_task
 
@@ -72,7 +72,7 @@ def _run(config: ESConfig, world: World) -> dict[str, Any]:
     table = None
     if world.rank == 0:  # only the master needs theta and the noise
         if world.distributed:
-            table = shared_noise_table(config.seed, config.noise_size, local_rank=world.local_rank)
+            table = shared_noise_table(config.seed, config.noise_size, local_rank=world.local_rank, tag=job_tag())
         else:
             table = NoiseTable.build(config.seed, config.noise_size)
         table.check_dim(dim)
@@ -145,6 +145,9 @@ def _run(config: ESConfig, world: World) -> dict[str, Any]:
         history.append(record)
         if world.rank == 0:
             emit("generation", **record, generations=config.generations)
+    world.barrier(setup=True)
+    if table is not None and world.distributed:
+        table.unlink()
     if world.rank != 0:
         return {"rank": world.rank}
     theta = es.theta.copy()

@@ -14,9 +14,11 @@ Sharing on one host: the workers of one machine share a single copy instead of e
 its own. :func:`shared_noise_table` has local rank 0 write the table to a file in
 ``/dev/shm`` (memory, not disk), atomically (a temporary file moved into place), and every
 local rank maps that file read-only with ``numpy.memmap``; the operating system keeps one copy
-in RAM however many workers map it. The file outlives the workers, so a job restarted by
-``torchrun --max-restarts`` maps it again instead of rebuilding it. Remove it with
-:meth:`NoiseTable.unlink` when done (or let the machine's reboot do it).
+in RAM however many workers map it. The file name carries the job's tag (:func:`job_tag`:
+the launcher's ``PGNOTES_NOISE_TAG`` or torchrun's run id), so jobs side by side never share
+or remove each other's file, while a job restarted by ``torchrun --max-restarts`` (same run
+id) maps it again instead of rebuilding it. A job that finishes removes its file
+(:meth:`NoiseTable.unlink`); the launcher also removes it after a failed job.
 """
 
 from __future__ import annotations
@@ -44,10 +46,23 @@ def _shm_dir() -> Path:
     return Path(tempfile.gettempdir())
 
 
-def table_path(seed: int, size: int, directory: str | os.PathLike | None = None) -> Path:
-    """File name that identifies a table: seed and size are part of the name."""
+def job_tag() -> str | None:
+    """The tag that keeps one job's table file apart from another's on the same machine.
+
+    ``PGNOTES_NOISE_TAG`` (set by :func:`pgnotes.distributed.launcher.launch`), else torchrun's
+    ``TORCHELASTIC_RUN_ID`` (the same across restarts of one job), else None.
+    """
+    tag = os.environ.get("PGNOTES_NOISE_TAG") or os.environ.get("TORCHELASTIC_RUN_ID")
+    if not tag:
+        return None
+    return "".join(c for c in tag if c.isalnum() or c in "-_")[:64] or None
+
+
+def table_path(seed: int, size: int, directory: str | os.PathLike | None = None, tag: str | None = None) -> Path:
+    """File name that identifies a table: seed, size and (optionally) the job's tag."""
     directory = Path(directory) if directory is not None else _shm_dir()
-    return directory / f"pgnotes_noise_s{int(seed)}_n{int(size)}.f32"
+    suffix = f"_{tag}" if tag else ""
+    return directory / f"pgnotes_noise_s{int(seed)}_n{int(size)}{suffix}.f32"
 
 
 def build_noise(seed: int, size: int) -> np.ndarray:
@@ -161,6 +176,7 @@ def shared_noise_table(
     *,
     local_rank: int = 0,
     directory: str | os.PathLike | None = None,
+    tag: str | None = None,
     wait_s: float = 120.0,
 ) -> NoiseTable:
     """Map the host's shared copy of the table, creating it if this is local rank 0.
@@ -174,6 +190,9 @@ def shared_noise_table(
         file if it does not exist yet; the others wait for it (at most ``wait_s`` seconds).
     directory : path, optional
         Where the file lives; default ``/dev/shm`` (falls back to the temp directory).
+    tag : str, optional
+        Part of the file name that belongs to one job (see :func:`job_tag`), so that jobs
+        running side by side never remove or half-see each other's file.
     wait_s : float
         Bound on waiting for local rank 0 (so a failed rank 0 cannot hang the others).
 
@@ -184,16 +203,22 @@ def shared_noise_table(
     """
     seed = _validate.integer_at_least("seed", seed, 0)
     size = _validate.integer_at_least("size", size, 1)
-    path = table_path(seed, size, directory)
+    path = table_path(seed, size, directory, tag)
     expected_bytes = 4 * size
     if local_rank == 0 and not (path.exists() and path.stat().st_size == expected_bytes):
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_table(path, seed, size)
     deadline = time.monotonic() + wait_s
-    while not (path.exists() and path.stat().st_size == expected_bytes):
+    while True:
+        try:
+            if path.stat().st_size == expected_bytes:
+                noise = np.memmap(path, dtype=np.float32, mode="r", shape=(size,))
+                break
+        except FileNotFoundError:
+            pass
         if time.monotonic() > deadline:
             raise TimeoutError(f"noise table {path} did not appear within {wait_s} s (is local rank 0 alive?)")
         time.sleep(0.02)
-    table = NoiseTable(np.memmap(path, dtype=np.float32, mode="r", shape=(size,)), seed, path)
+    table = NoiseTable(noise, seed, path)
     table.verify()
     return table

@@ -66,7 +66,7 @@ from pgnotes.distributed.algorithm import (
     signs,
     theta_digest,
 )
-from pgnotes.distributed.noise_table import NoiseTable, shared_noise_table
+from pgnotes.distributed.noise_table import NoiseTable, job_tag, shared_noise_table
 from pgnotes.distributed.tasks import make_task
 
 EVENT_PREFIX = "PGNOTES_ES "
@@ -186,7 +186,7 @@ def _run(config: ESConfig, world: World, on_generation) -> dict[str, Any]:
     task = make_task(config)
     dim = task.dim
     if world.distributed:
-        table = shared_noise_table(config.seed, config.noise_size, local_rank=world.local_rank)
+        table = shared_noise_table(config.seed, config.noise_size, local_rank=world.local_rank, tag=job_tag())
     else:
         table = NoiseTable.build(config.seed, config.noise_size)
     table.check_dim(dim)
@@ -253,6 +253,9 @@ def _run(config: ESConfig, world: World, on_generation) -> dict[str, Any]:
                 on_generation(record)
 
     result = _result(config, world, es, task, history, setup_s, time.perf_counter() - t_start)
+    world.barrier(setup=True)  # everyone is done with the noise table
+    if world.distributed and world.local_rank == 0:
+        table.unlink()  # the mapped copies stay valid; a crashed job leaves it for its restart
     if world.rank == 0:
         if config.theta_out:
             Path(config.theta_out).parent.mkdir(parents=True, exist_ok=True)
