@@ -19,7 +19,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from pgnotes.checkpoint import write_json_atomic
 from pgnotes.functions import as_fitness, ellipsoid, rosenbrock, sphere
 from pgnotes.solvers.cmaes import CMAES
+from pgnotes.provenance import git_commit
 
 FUNCTIONS = {"sphere": sphere, "ellipsoid": ellipsoid, "rosenbrock": rosenbrock}
 TARGET = 1e-8
@@ -66,13 +66,6 @@ def run_pycma(f, x0, seed: int) -> tuple[float, float, int]:
         es.tell(x, list(f(np.asarray(x))))
     evals = es.countevals if es.result.fbest < TARGET else np.inf
     return evals, (time.perf_counter() - start) / es.countiter, es.countiter
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

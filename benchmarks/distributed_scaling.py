@@ -32,7 +32,6 @@ numbers from one run, and read the load figures before trusting a speedup).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pgnotes.checkpoint import write_json_atomic  # noqa: E402
-from pgnotes.experiments.es_cartpole import environment, git_commit  # noqa: E402
+from pgnotes.provenance import environment, git_commit  # noqa: E402
 from pgnotes.policy_search import make_policy, make_vector_env, num_params, rollout  # noqa: E402
 from pgnotes.solvers.openai_es import OpenAIES  # noqa: E402
 

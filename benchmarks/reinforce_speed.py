@@ -34,7 +34,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pgnotes.experiments.reinforce_cartpole import environment, git_commit  # noqa: E402
+from pgnotes.provenance import environment, git_commit  # noqa: E402
 from pgnotes.rl.policies import CategoricalPolicy  # noqa: E402
 from pgnotes.rl.reinforce import train  # noqa: E402
 from pgnotes.rl.rollouts import collect_episodes, make_vector_env  # noqa: E402

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from pgnotes.experiments.tetris_cem import git_commit
+    from pgnotes.provenance import git_commit
     from pgnotes.checkpoint import write_json_atomic
     from pgnotes.tetris import DELLACHERIE_WEIGHTS, fast, reference
 

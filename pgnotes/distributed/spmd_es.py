@@ -41,7 +41,6 @@ import datetime
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -68,6 +67,7 @@ from pgnotes.distributed.algorithm import (
 )
 from pgnotes.distributed.noise_table import NoiseTable, job_tag, shared_noise_table
 from pgnotes.distributed.tasks import make_task
+from pgnotes.provenance import git_commit
 
 EVENT_PREFIX = "PGNOTES_ES "
 
@@ -76,16 +76,6 @@ def emit(event: str, **fields: Any) -> None:
     """Print one progress line ``PGNOTES_ES {json}`` (a single write, flushed)."""
     sys.stdout.write(EVENT_PREFIX + json.dumps({"event": event, **fields}) + "\n")
     sys.stdout.flush()
-
-
-def git_commit() -> str | None:
-    """The repository's current commit, if there is one (recorded in results)."""
-    try:
-        here = Path(__file__).resolve().parent
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except Exception:
-        return None
 
 
 class World:

@@ -21,13 +21,13 @@ import argparse
 import dataclasses
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from pgnotes.checkpoint import write_json_atomic
 from pgnotes.solvers.ars import ARSConfig, train_ars
+from pgnotes.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,14 +49,6 @@ PAPER_TABLE1 = {
     "Hopper": {"threshold": 3120, "V1": 89_493, "V1-t": 51_840, "V2": 3_973, "V2-t": 1_973},
     "HalfCheetah": {"threshold": 3430, "V1": 10_240, "V1-t": 8_106, "V2": 3_240, "V2-t": 1_707},
 }
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def run(args: argparse.Namespace) -> int:

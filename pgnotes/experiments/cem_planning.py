@@ -13,7 +13,6 @@ errors on held-out random data, the planner's settings, the commit and the wall 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 from pgnotes.checkpoint import write_json_atomic
 from pgnotes.planning import (CEMPlanner, FeatureModel, MLPModel, collect_random_transitions, pendulum_dynamics,
                               pendulum_reward, run_episode)
+from pgnotes.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,11 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                      "held_out_mean_abs_error": error, "seconds": time.perf_counter() - t})
         print(f"{name:<24} mean return {np.mean(returns):8.1f}  returns {np.round(returns, 1).tolist()}  "
               f"model error {error:.2e}  ({time.perf_counter() - t:.0f} s)", flush=True)
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+    commit = git_commit()
     write_json_atomic(args.out, {
         "config": {"env": "Pendulum-v1", "episodes": args.episodes, "episode_seeds": list(range(args.episodes)),
                    "data_episodes": args.data_episodes, "planner": planner_kwargs, "reward": "known (closed form)"},

@@ -22,7 +22,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ from pgnotes.solvers.nes import NES
 from pgnotes.solvers.openai_es import OpenAIES
 from pgnotes.solvers.random_search import RandomSearch
 from pgnotes.solvers.simple_ea import SimpleEA
+from pgnotes.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,14 +71,6 @@ def run_one(method: str, dim: int, seed: int, budget: int, target: float) -> flo
     if history.best_so_far and history.best_so_far[-1] >= -target:
         return float(history.evaluations[-1])
     return float("inf")
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,15 +18,13 @@ evaluation episodes are counted separately. Every hyperparameter is a field of
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pgnotes.provenance import environment, git_commit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,33 +47,6 @@ class ESCartPoleConfig:
     confirm_episodes: int = 100
     target: float = 475.0
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
-
-
-def git_commit() -> str:
-    """The commit of the working tree (``+dirty`` with uncommitted changes), or "unknown"."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def environment() -> dict:
-    """Versions and machine facts stored with every results file."""
-    import gymnasium
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "numpy": np.__version__,
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-    }
 
 
 def command_line(module: str, subcommand: str) -> str:

@@ -21,11 +21,11 @@ import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from pgnotes.experiments.es_cartpole import ROOT, command_line, environment, git_commit
+from pgnotes.experiments.es_cartpole import ROOT, command_line
+from pgnotes.provenance import environment, git_commit
 
 
 @dataclass

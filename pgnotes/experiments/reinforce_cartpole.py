@@ -17,14 +17,12 @@ re-run skips runs already in it (same config), so an interrupted sweep resumes.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from pgnotes.provenance import environment, git_commit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,32 +32,6 @@ VARIANTS = {
     "reward_to_go+value": {"estimator": "reward_to_go", "baseline": "value"},
 }
 """Variant name -> ReinforceConfig fields (Algorithm 4; Algorithms 5-7; 5-7 with a learned V(s))."""
-
-
-def git_commit() -> str:
-    """The commit of the working tree (``+dirty`` if it has uncommitted changes), or "unknown"."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def environment() -> dict:
-    """Versions and machine facts stored with every results file."""
-    import gymnasium
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "numpy": np.__version__,
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-    }
 
 
 def run_one(variant: str, seed: int, episodes: int, progress: bool = False) -> dict:

@@ -28,7 +28,8 @@ import time
 
 import numpy as np
 
-from pgnotes.experiments.reinforce_cartpole import ROOT, environment, git_commit
+from pgnotes.experiments.reinforce_cartpole import ROOT
+from pgnotes.provenance import environment, git_commit
 
 WEIGHTINGS = {
     "trajectory": {"mode": "trajectory"},

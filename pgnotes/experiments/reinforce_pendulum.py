@@ -20,7 +20,8 @@ import argparse
 import sys
 import time
 
-from pgnotes.experiments.reinforce_cartpole import ROOT, environment, git_commit
+from pgnotes.experiments.reinforce_cartpole import ROOT
+from pgnotes.provenance import environment, git_commit
 
 CONFIG = {
     "env_id": "Pendulum-v1",

@@ -36,11 +36,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from pgnotes.experiments.reinforce_cartpole import ROOT, environment, git_commit
+from pgnotes.experiments.reinforce_cartpole import ROOT
+from pgnotes.provenance import environment, git_commit
 
 VARIANTS = {
     "whole_return": ("whole_return", "none"),

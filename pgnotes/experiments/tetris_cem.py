@@ -28,7 +28,6 @@ import argparse
 import dataclasses
 import os
 import platform
-import subprocess
 import sys
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -42,6 +41,7 @@ from pgnotes.checkpoint import load_checkpoint, save_checkpoint, write_json_atom
 from pgnotes.solvers.cem import CEM
 from pgnotes.tetris import fast
 from pgnotes.tetris.features import n_features
+from pgnotes.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE, EVALUATION = 0, 1  # roles in the seed of a game
@@ -103,13 +103,6 @@ def _games(cfg: Config, weights: np.ndarray, iteration: int, role: int, per: int
     ]
     out = list(pool.map(_play, tasks)) if pool is not None else [_play(t) for t in tasks]
     return np.array([o[0] for o in out], dtype=np.float64) / per, int(sum(o[1] for o in out))
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def new_solver(cfg: Config) -> CEM:

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from pgnotes.checkpoint import write_json_atomic
-from pgnotes.experiments.tetris_cem import EVALUATION, ROOT, game_seed, git_commit
+from pgnotes.experiments.tetris_cem import EVALUATION, ROOT, game_seed
+from pgnotes.provenance import git_commit
 from pgnotes.tetris import DELLACHERIE_WEIGHTS, fast
 
 

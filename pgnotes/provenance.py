@@ -1,0 +1,46 @@
+"""Provenance recorded in every results file: the git commit and the software/machine facts.
+
+Long experiments are commands that write ``results/*.json`` with their configuration, seed,
+commit and timings (DESIGN.md); this module gives them the last two ingredients.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_commit(*, mark_dirty: bool = True) -> str:
+    """The commit of the checkout (``+dirty`` if tracked files changed), or ``"unknown"`` outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+        if not mark_dirty:
+            return head
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment() -> dict:
+    """Versions and machine facts stored with every results file."""
+    import gymnasium
+    import numpy as np
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
