@@ -60,3 +60,14 @@ def test_exercise_and_solution_notebooks_pair_up():
     exercises = {p.name for p in EXERCISES}
     solutions = {p.name for p in (ROOT / "solutions").glob("*.ipynb")}
     assert exercises == solutions, f"unpaired: {sorted(exercises ^ solutions)}"
+
+
+NOTEBOOK_BUDGET_SECONDS = 90  # DESIGN.md: a notebook runs in well under 90 s; longer work is a command
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=ids(EXECUTED))
+def test_last_execution_fit_the_time_budget(path):
+    meta = nbformat.read(path, as_version=4).metadata.get("pgnotes", {})
+    seconds = meta.get("execution_seconds")
+    assert seconds is not None, f"{path.name} was not executed with tools/execute_notebooks.py (make execute)"
+    assert seconds < NOTEBOOK_BUDGET_SECONDS, f"{path.name} took {seconds} s; move long work into a results/ command"
