@@ -251,6 +251,17 @@ class ReinforceHistory:
     def __len__(self) -> int:
         return len(self.episodes)
 
+    def record(self, *, episodes: int, env_steps: int, returns: np.ndarray, grad_norm: float,
+               value_loss: float, wall_time: float) -> None:
+        """Append one gradient step: totals so far, the batch's episode returns and the step's diagnostics."""
+        self.episodes.append(episodes)
+        self.env_steps.append(env_steps)
+        self.mean_return.append(float(np.mean(returns)))
+        self.episode_returns.extend(float(r) for r in returns)
+        self.grad_norm.append(grad_norm)
+        self.value_loss.append(value_loss)
+        self.wall_time.append(wall_time)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -356,13 +367,8 @@ def train(
                 done_episodes += n
                 env_steps += batch.num_steps
                 returns = batch.total_rewards
-                history.episodes.append(done_episodes)
-                history.env_steps.append(env_steps)
-                history.mean_return.append(float(returns.mean()))
-                history.episode_returns.extend(float(r) for r in returns)
-                history.grad_norm.append(grad_norm)
-                history.value_loss.append(value_loss)
-                history.wall_time.append(time.perf_counter() - start)
+                history.record(episodes=done_episodes, env_steps=env_steps, returns=returns, grad_norm=grad_norm,
+                               value_loss=value_loss, wall_time=time.perf_counter() - start)
                 bar.update(n)
                 bar.set_postfix(ret=f"{returns.mean():.1f}", refresh=False)
                 if (
