@@ -117,7 +117,26 @@ def _box_obs_dim(observation_space: gym.Space) -> int:
     return int(observation_space.shape[0])
 
 
-class CategoricalPolicy(Policy):
+class SoftmaxPolicy(Policy):
+    """Policies over ``n_actions`` discrete actions with softmax ``logits(obs)``: sampling, mode and distribution. Chapter 2."""
+
+    n_actions: int
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def distribution(self, obs):
+        return torch.distributions.Categorical(logits=self.logits(obs))
+
+    def sample(self, obs, generator=None):
+        probs = torch.softmax(self.logits(obs), dim=-1)
+        return torch.multinomial(probs.reshape(-1, self.n_actions), 1, generator=generator).reshape(probs.shape[:-1])
+
+    def mode(self, obs):
+        return torch.argmax(self.logits(obs), dim=-1)
+
+
+class CategoricalPolicy(SoftmaxPolicy):
     r"""Softmax policy over ``n_actions`` discrete actions, logits from an MLP of the observation. Chapter 2.
 
     Parameters
@@ -144,16 +163,6 @@ class CategoricalPolicy(Policy):
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs)
-
-    def distribution(self, obs):
-        return torch.distributions.Categorical(logits=self.logits(obs))
-
-    def sample(self, obs, generator=None):
-        probs = torch.softmax(self.logits(obs), dim=-1)
-        return torch.multinomial(probs.reshape(-1, self.n_actions), 1, generator=generator).reshape(probs.shape[:-1])
-
-    def mode(self, obs):
-        return torch.argmax(self.logits(obs), dim=-1)
 
     def log_prob(self, obs, actions):
         logp = torch.log_softmax(self.logits(obs), dim=-1)
@@ -241,7 +250,7 @@ class GaussianPolicy(Policy):
             raise ValueError(f"observation_space has shape {observation_space.shape} but the policy has obs_dim={self.obs_dim}")
 
 
-class TabularSoftmaxPolicy(Policy):
+class TabularSoftmaxPolicy(SoftmaxPolicy):
     r"""Tabular softmax policy :math:`\pi_\theta(a\mid s) \propto e^{\theta_{s,a}}` over integer states. Chapter 2.
 
     ``theta`` has shape (n_states, n_actions) and defaults to zeros (the uniform policy).
@@ -267,16 +276,6 @@ class TabularSoftmaxPolicy(Policy):
 
     def logits(self, obs):
         return self.theta[obs.long()]
-
-    def distribution(self, obs):
-        return torch.distributions.Categorical(logits=self.logits(obs))
-
-    def sample(self, obs, generator=None):
-        probs = torch.softmax(self.logits(obs), dim=-1)
-        return torch.multinomial(probs.reshape(-1, self.n_actions), 1, generator=generator).reshape(probs.shape[:-1])
-
-    def mode(self, obs):
-        return torch.argmax(self.logits(obs), dim=-1)
 
     def check_spaces(self, observation_space, action_space):
         if not isinstance(observation_space, gym.spaces.Discrete) or int(observation_space.n) != self.n_states:
