@@ -46,3 +46,47 @@ def load_checkpoint(path: str | os.PathLike) -> Any:
 def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int = 1) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically."""
     return _write_atomic(path, (json.dumps(obj, indent=indent, sort_keys=False) + "\n").encode())
+
+
+# Portable checkpoints: JSON text, small enough to commit next to the results they belong to,
+# readable on any machine (no pickle). Floats are written by ``repr`` and read back bit for bit;
+# numpy arrays are tagged so they come back with their dtype and shape.
+
+def _to_json(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype), "shape": list(obj.shape)}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {str(k): _to_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_json(v) for v in obj]
+    return obj
+
+
+def _from_json(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, dict):
+        if "__ndarray__" in obj:
+            return np.array(obj["__ndarray__"], dtype=obj["dtype"]).reshape(obj["shape"])
+        return {k: _from_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_from_json(v) for v in obj]
+    return obj
+
+
+def save_portable_checkpoint(path: str | os.PathLike, state: Any) -> Path:
+    """Write ``state`` (dicts, lists, numbers, strings, numpy arrays) as JSON, atomically.
+
+    Meant for checkpoints committed to the repository so a long run continues on any machine.
+    """
+    return _write_atomic(path, (json.dumps(_to_json(state), indent=0) + "\n").encode())
+
+
+def load_portable_checkpoint(path: str | os.PathLike) -> Any:
+    """Read a checkpoint written by :func:`save_portable_checkpoint` (arrays come back as numpy arrays)."""
+    with open(path, encoding="utf-8") as handle:
+        return _from_json(json.load(handle))

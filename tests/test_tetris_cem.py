@@ -19,22 +19,24 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     reference = T.run_cem(TINY, progress=False)
     assert reference["status"] == "complete" and reference["iterations_done"] == 4
 
-    # kill the run in the middle of its third iteration (after the samples, before the evaluation)
-    ckpt, out = tmp_path / "run.ckpt", tmp_path / "run.json"
-    real_games, calls = T._games, {"n": 0}
+    # kill the run in the middle of its third iteration's games (samples of one iteration and
+    # evaluation games of the one before it are in flight together)
+    ckpt, out = tmp_path / "run.json", tmp_path / "results.json"
+    real_play, calls = T._play, {"n": 0}
 
-    def dying_games(*args, **kwargs):
+    def dying_play(args):
         calls["n"] += 1
-        if calls["n"] == 6:
+        if calls["n"] == 60:
             raise KeyboardInterrupt
-        return real_games(*args, **kwargs)
+        return real_play(args)
 
-    monkeypatch.setattr(T, "_games", dying_games)
+    monkeypatch.setattr(T, "_play", dying_play)
     with pytest.raises(KeyboardInterrupt):
         T.run_cem(TINY, checkpoint=ckpt, output=out, progress=False)
     partial = json.loads(out.read_text())
     assert partial["status"] == "stopped" and partial["iterations_done"] == 2
-    monkeypatch.setattr(T, "_games", real_games)
+    assert strip(partial) == strip(reference)[:2]
+    monkeypatch.setattr(T, "_play", real_play)
 
     resumed = T.run_cem(TINY, checkpoint=ckpt, output=out, progress=False)
     assert strip(resumed) == strip(reference)
@@ -44,8 +46,36 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     assert json.loads(out.read_text())["status"] == "complete"
 
 
+def test_checkpoint_carried_to_a_fresh_clone_continues_there(tmp_path):
+    """The committed checkpoint is plain JSON with relative default paths: copy the results
+    folder to another directory (a fresh clone on another machine), run the same command in a
+    new process there, and the run ends as an uninterrupted one does."""
+    import shutil
+    import subprocess
+    import sys
+
+    args = ["--noise", "decreasing", "--popsize", "12", "--elite-frac", "0.25",
+            "--eval-games", "3", "--width", "6", "--height", "8", "--seed", "3", "--workers", "1", "--no-progress"]
+    here, there = tmp_path / "machine_a", tmp_path / "machine_b"
+    here.mkdir()
+
+    def run(cwd, extra):
+        return subprocess.run([sys.executable, "-m", "pgnotes.experiments.tetris_cem", *args, *extra], cwd=cwd,
+                              capture_output=True, text=True, timeout=300, check=True)
+
+    run(here, ["--iterations", "2"])  # the part done on the first machine
+    first = json.loads((here / "results" / "tetris_cem_decreasing.json").read_text())
+    assert first["iterations_done"] == 2
+    assert (here / "results" / "checkpoints" / "tetris_cem_decreasing_seed3.json").is_file()
+    shutil.copytree(here / "results", there / "results")
+    run(there, ["--iterations", "4"])
+    finished = json.loads((there / "results" / "tetris_cem_decreasing.json").read_text())
+    assert finished["status"] == "complete"
+    assert strip(finished) == strip(T.run_cem(TINY, progress=False))
+
+
 def test_time_budget_stops_resumably_and_workers_do_not_change_results(tmp_path):
-    ckpt = tmp_path / "run.ckpt"
+    ckpt = tmp_path / "run.json"
     stopped = T.run_cem(TINY, checkpoint=ckpt, time_budget=0.0, progress=False)
     assert stopped["status"] == "stopped" and stopped["iterations_done"] == 0
     finished = T.run_cem(TINY, checkpoint=ckpt, workers=2, progress=False)
@@ -53,7 +83,7 @@ def test_time_budget_stops_resumably_and_workers_do_not_change_results(tmp_path)
 
 
 def test_checkpoint_with_another_config_is_refused_but_a_run_can_be_extended(tmp_path):
-    ckpt = tmp_path / "run.ckpt"
+    ckpt = tmp_path / "run.json"
 
     def stop(record):
         raise KeyboardInterrupt
@@ -78,7 +108,7 @@ def test_bad_config():
 def test_command_line(tmp_path, capsys):
     out = tmp_path / "r.json"
     T.main(["--noise", "none", "--iterations", "2", "--popsize", "10", "--eval-games", "2", "--width", "6",
-            "--height", "8", "--workers", "1", "--output", str(out), "--checkpoint", str(tmp_path / "c.ckpt"), "--no-progress"])
+            "--height", "8", "--workers", "1", "--output", str(out), "--checkpoint", str(tmp_path / "c.json"), "--no-progress"])
     data = json.loads(out.read_text())
     assert data["status"] == "complete" and data["config"]["noise"] == "none" and len(data["final"]["weights"]) == 14
     assert "complete: 2/2 iterations" in capsys.readouterr().out
