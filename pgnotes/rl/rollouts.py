@@ -43,6 +43,9 @@ class Episode:
     log_probs: np.ndarray
     terminated: bool
     truncated: bool
+    final_observation: np.ndarray | None = None
+    """The observation after the last step (None if not recorded): a truncated episode's value
+    estimate :math:`V(s_T)` bootstraps the cut-off tail (GAE, chapter 7)."""
 
     def __len__(self) -> int:
         return int(self.rewards.shape[0])
@@ -179,11 +182,12 @@ def collect_episodes(
     steps = np.zeros(n, dtype=np.int64)
     rows: list[tuple] = []  # (slot copy, obs, actions, rewards, logp)
     done_flags: dict[int, tuple[bool, bool]] = {}
+    final_obs: dict[int, np.ndarray] = {}
 
     while finished < num_episodes:
         actions, logp = policy.act(obs, generator, deterministic=deterministic)
         env_actions = actions if clip is None else np.clip(actions, *clip)
-        next_obs, rewards, term, trunc, _ = envs.step(env_actions)
+        next_obs, rewards, term, trunc, infos = envs.step(env_actions)
         rewards = np.asarray(rewards, dtype=np.float64)
         active = slot >= 0
         if not np.all(np.isfinite(rewards[active])):
@@ -197,6 +201,8 @@ def collect_episodes(
         for i in np.flatnonzero(ended):
             if slot[i] >= 0:
                 done_flags[int(slot[i])] = (bool(term[i]), bool(trunc[i] or limit[i]))
+                reset_by_env = same_step and (term[i] or trunc[i]) and "final_obs" in infos
+                final_obs[int(slot[i])] = np.array(infos["final_obs"][i] if reset_by_env else next_obs[i])
                 finished += 1
             if next_id < num_episodes:
                 slot[i], next_id = next_id, next_id + 1
@@ -223,6 +229,7 @@ def collect_episodes(
                 log_probs=all_logp[mask].astype(np.float64),
                 terminated=done_flags[k][0],
                 truncated=done_flags[k][1],
+                final_observation=final_obs[k],
             )
         )
     return episodes
