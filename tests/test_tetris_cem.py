@@ -12,7 +12,7 @@ TINY = T.Config(noise="decreasing", iterations=4, popsize=12, elite_frac=0.25, e
 
 
 def strip(results: dict) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in results["records"]]
+    return [{k: v for k, v in r.items() if k not in ("seconds", "worker_seconds")} for r in results["records"]]
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):

@@ -87,15 +87,16 @@ def game_seed(seed: int, iteration: int, role: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, iteration, role, index]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def _play(args) -> tuple[int, int]:
-    """Worker: play the games of one weight vector; return (total lines, total pieces)."""
+def _play(args) -> tuple[int, int, float]:
+    """Worker: play the games of one weight vector; return (total lines, total pieces, seconds busy)."""
     weights, seeds, kind, width, height, pieces, max_pieces = args
+    started = time.perf_counter()
     lines = placed = 0
     for s in seeds:
         result = fast.play_game(weights, kind, width=width, height=height, seed=s, pieces=pieces, max_pieces=max_pieces)
         lines += result.lines
         placed += result.pieces
-    return lines, placed
+    return lines, placed, time.perf_counter() - started
 
 
 class _InlineExecutor(Executor):
@@ -120,10 +121,11 @@ def _submit_games(cfg: Config, weights: np.ndarray, iteration: int, role: int, p
     ]
 
 
-def _collect(futures: list[Future], per: int) -> tuple[np.ndarray, int]:
-    """Lines (averaged over ``per`` games) of each task, and the pieces they placed, in submission order."""
+def _collect(futures: list[Future], per: int) -> tuple[np.ndarray, int, float]:
+    """Lines (averaged over ``per`` games) of each task in submission order, the pieces they
+    placed, and the seconds workers spent playing them."""
     out = [f.result() for f in futures]
-    return np.array([o[0] for o in out], dtype=np.float64) / per, int(sum(o[1] for o in out))
+    return np.array([o[0] for o in out], dtype=np.float64) / per, int(sum(o[1] for o in out)), float(sum(o[2] for o in out))
 
 
 def new_solver(cfg: Config) -> CEM:
@@ -198,7 +200,7 @@ def run_cem(
         records, elapsed = _load(Path(checkpoint), cfg, solver)
 
     started = last_done = time.perf_counter()
-    pieces_here = 0  # pieces placed by this invocation (for the throughput figure)
+    pieces_here, busy_here = 0, 0.0  # pieces placed and seconds workers were busy in this invocation
     pool: Executor = ProcessPoolExecutor(workers) if workers > 1 else _InlineExecutor()
     from tqdm.auto import tqdm
 
@@ -210,8 +212,8 @@ def run_cem(
 
     def finish(pending: dict) -> None:
         """Wait for one iteration's evaluation games, then record and checkpoint it."""
-        nonlocal elapsed, last_done, pieces_here
-        eval_lines, eval_pieces = _collect(pending.pop("eval"), 1)
+        nonlocal elapsed, last_done, pieces_here, busy_here
+        eval_lines, eval_pieces, eval_busy = _collect(pending.pop("eval"), 1)
         state = pending.pop("state")
         now = time.perf_counter()
         record = {
@@ -220,17 +222,19 @@ def run_cem(
             "eval_mean": float(eval_lines.mean()),
             "eval_std": float(eval_lines.std(ddof=1)) if cfg.eval_games > 1 else 0.0,
             "pieces": pending["pieces"] + eval_pieces,
+            "worker_seconds": pending["worker_seconds"] + eval_busy,
             "seconds": now - last_done,
         }
         last_done = now
         records.append(record)
         elapsed += record["seconds"]
         pieces_here += record["pieces"]
+        busy_here += record["worker_seconds"]
         if checkpoint is not None:
             save_portable_checkpoint(checkpoint, {"config": dataclasses.asdict(cfg), "solver": state,
                                                   "records": records, "elapsed": elapsed})
         if output is not None:
-            write_json_atomic(output, _results(cfg, records, elapsed, workers, pieces_here, now - started))
+            write_json_atomic(output, _results(cfg, records, elapsed, workers, pieces_here, busy_here, now - started))
         if on_iteration is not None:
             on_iteration(record)
         bar.update(1)
@@ -243,7 +247,7 @@ def run_cem(
             x = solver.ask()
             sample = _submit_games(cfg, x, t, SAMPLE, cfg.games_per_sample, pool)
             while sample is not None:
-                fitness, pieces = _collect(sample, cfg.games_per_sample)
+                fitness, pieces, busy = _collect(sample, cfg.games_per_sample)
                 z = solver.noise_at(t)
                 solver.tell(x, fitness)
                 current = {  # iteration t, complete once its evaluation games are in
@@ -255,6 +259,7 @@ def run_cem(
                     "mean_weights": solver.mean.tolist(),
                     "mean_std": float(np.sqrt(solver.variance).mean()),
                     "pieces": pieces,
+                    "worker_seconds": busy,
                     "state": solver.state_dict(),  # what a resumed run starts from
                 }
                 evaluated = solver.mean[None, :].repeat(cfg.eval_games, 0)
@@ -272,14 +277,14 @@ def run_cem(
         bar.close()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    results = _results(cfg, records, elapsed, workers, pieces_here, time.perf_counter() - started)
+    results = _results(cfg, records, elapsed, workers, pieces_here, busy_here, time.perf_counter() - started)
     if output is not None:
         write_json_atomic(output, results)
     return results
 
 
 def _results(cfg: Config, records: list[dict], elapsed: float, workers: int, pieces_here: int = 0,
-             seconds_here: float = 0.0) -> dict:
+             busy_here: float = 0.0, seconds_here: float = 0.0) -> dict:
     complete = len(records) >= cfg.iterations
     last = records[-1] if records else None
     return {
@@ -295,6 +300,8 @@ def _results(cfg: Config, records: list[dict], elapsed: float, workers: int, pie
         "last_invocation": {  # throughput of the latest command (compare with workers x one core's benchmark)
             "pieces": pieces_here, "seconds": seconds_here,
             "pieces_per_second": pieces_here / seconds_here if seconds_here > 0 else None,
+            # share of workers x wall time spent playing games (1.0: no worker ever waited)
+            "worker_busy_fraction": busy_here / (workers * seconds_here) if seconds_here > 0 else None,
         },
         "final": None if last is None else {
             "iteration": last["iteration"], "eval_mean": last["eval_mean"], "eval_std": last["eval_std"],
