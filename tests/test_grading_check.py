@@ -41,7 +41,9 @@ def test_partial_credit_by_case_points(reg):
     assert result.earned == pytest.approx(1.0)  # 3 points * 1/3 of the case points
     text = result.text()
     assert "wrong shape: expected shape (2, 2), got shape (4,)" in text
-    assert "hint:     keep the shape" in text
+    assert "hint:" not in text                       # the explicit hint only on request
+    assert 'more: check("selftest.scale", scale, hint=2) adds an explicit hint' in text
+    assert "hint:     keep the shape" in result.text(2)
     assert text.splitlines()[-1] == "selftest.scale: 1/3"
 
 

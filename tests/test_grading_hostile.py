@@ -96,7 +96,8 @@ def notes(batch, name) -> str:
 
 
 def test_what_each_hostile_case_is_told(batch):
-    assert "cell 3: timed out after 2 s" in notes(batch, "infinite_loop")
+    # cells are named as a learner finds them: code cells counted from 1, and the first line
+    assert "code cell 3 [while True:]: timed out after 2 s" in notes(batch, "infinite_loop")
     assert "selftest.sample_mean case 1: timed out after 1 s" in notes(batch, "infinite_loop")
     assert "selftest.pair case 1: no result: timed out" in notes(batch, "infinite_loop")   # swallowed the alarm: killed
     assert "ModuleNotFoundError" in notes(batch, "import_error")
@@ -125,7 +126,7 @@ def test_execute_stage_records_the_timeout(tmp_path):
                            execute=True))
     records = by_name(report)
     assert records["honest"]["execution"]["status"] == "ok" and records["honest"]["score"] == 9
-    assert records["infinite_loop"]["execution"]["status"] == "timed out after 2 s in cell 3"
+    assert records["infinite_loop"]["execution"]["status"] == "timed out after 2 s in code cell 3 [while True:]"
     assert records["infinite_loop"]["score"] == 5
 
 

@@ -7,15 +7,19 @@
 For each submission, in a temporary copy of its directory (other notebooks left out):
 
 1. the notebook runs in a fresh Jupyter kernel (nbclient) with a per-cell timeout, for the
-   report: which cells raised or timed out (``--no-execute`` skips this step);
+   report: which cells raised or timed out (``--no-execute`` skips this step); it runs
+   beside step 2, in its own copy of the directory;
 2. a separate, limited child process runs the notebook's code cells and calls the learner's
    functions on every case, public and hidden; only plain JSON values come back
-   (:mod:`pgnotes.grading.sandbox`);
+   (:mod:`pgnotes.grading.sandbox`). A function that times out once gets a short limit on
+   its next case and is not called again after a second timeout, so an infinite loop costs
+   seconds, not a time limit per case;
 3. this process, which alone holds the expected values, compares and scores
    (:mod:`pgnotes.grading.compare`).
 
 A bad submission (not a notebook, a crash, a timeout, a memory bomb) gets a row with what
-happened and the batch goes on. Each graded submission is cached in a work directory under
+happened and the batch goes on. Notes name cells as a learner finds them: ``code cell K
+[first line]``, code cells counted from 1 (after "Run All", Jupyter's ``In [K]``). Each graded submission is cached in a work directory under
 a key made of its content, the cases, the limits and the grader version (with an HMAC), so an
 interrupted batch re-run grades only what is missing and writes the same gradebook. The
 gradebook and report are written atomically.
@@ -45,9 +49,10 @@ from .check import ExerciseResult, format_points, judge
 from .compare import UnsupportedValue, validate_outcome
 from .sandbox import Limits, Progress, landlock_abi, protect_parent, run_child
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 MAX_COPY_BYTES = 200 * 1024 * 1024
+DEFAULT_JOBS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 CHECK_CALL = re.compile(r"""check\(\s*(?:exercise_id\s*=\s*)?["']([\w.\-]+)["']""")
 CHAPTER_PREFIX = re.compile(r"^(ch\d+)")
 
@@ -83,6 +88,24 @@ def select_exercises(registry: Registry, path: Path, named: list[str], wanted: l
 
 
 # --- one submission ------------------------------------------------------------------------
+
+def cell_labels(cells: list) -> dict:
+    """Notebook cell index -> how a learner finds the cell: ``code cell K [first line]``.
+
+    Code cells are counted from 1 and markdown cells are not counted, so after "Run All"
+    K is the number Jupyter shows as ``In [K]``.
+    """
+    labels = {}
+    for number, (index, source) in enumerate(cells, 1):
+        first = next((line.strip() for line in str(source).splitlines() if line.strip()), "")
+        first = first if len(first) <= 40 else first[:37] + "..."
+        labels[index] = f"code cell {number} [{first}]" if first else f"code cell {number} [empty]"
+    return labels
+
+
+def _label(labels: dict, cell) -> str:
+    return labels.get(cell, f"cell {cell}") if type(cell) is int else "a cell"
+
 
 def _copy_directory(source: Path, notebook: Path, target: Path) -> None:
     """Copy the submission's directory (without other notebooks or caches) into ``target``."""
@@ -131,35 +154,42 @@ def _case_specs(registry: Registry, exercise_ids: list[str]) -> list[dict]:
     return specs
 
 
-def _run_cases(specs: list[dict], cells: list[str], workdir: str, limits: Limits, deny: list[str]) -> dict:
+def _run_cases(specs: list[dict], cells: list, workdir: str, limits: Limits, deny: list[str]) -> dict:
     """Run the cases in children (restarting after a crash or timeout); return outcomes by index."""
     outcomes: dict[int, object] = {}
     seconds: dict[int, float] = {}
     notes: list[str] = []
     isolation: list = []
+    labels = cell_labels(cells)
     pending = list(specs)
     first = True
     timed_out_cells: set = set()
     while pending:
         # on a restart, cells that already timed out are skipped (they would only time out again)
         job = {"mode": "call", "cells": [c for c in cells if c[0] not in timed_out_cells], "cases": pending, "limits": limits.__dict__,
-               "cell_timeout": limits.cell_timeout, "case_timeout": limits.case_timeout, "deny_read": deny}
+               "cell_timeout": limits.cell_timeout, "case_timeout": limits.case_timeout,
+               "retry_timeout": limits.retry_timeout, "deny_read": deny}
         progress = Progress(limits.setup_deadline(len(cells)), limits.case_timeout * 1.5 + 1,
                             [s["i"] for s in pending])
-        run = run_child(job, workdir, progress)
+        run = run_child(job, workdir, progress, tag="call")
         wanted = {s["i"] for s in pending}
         for line in run.lines:
             if first and type(line.get("isolation")) is list and not isolation:
                 isolation = [str(x)[:100] for x in line["isolation"][:10]]
             elif first and type(line.get("cell")) is int and type(line.get("error")) is str:
-                notes.append(f"cell {line['cell']}: {line['error'][:200]}")
+                notes.append(f"{_label(labels, line['cell'])}: {line['error'][:200]}")
                 if line["error"].startswith("timed out"):
                     timed_out_cells.add(line["cell"])
             index = line.get("i")
             if type(index) is not int or index not in wanted or index in outcomes:
                 continue
-            if line.get("timeout") is True:
-                outcomes[index] = f"timed out after {limits.case_timeout:g} s"
+            if line.get("skipped") is True:
+                outcomes[index] = "not run: the function timed out on two earlier cases"
+            elif line.get("timeout") is True:
+                limit = line.get("limit")
+                if type(limit) not in (int, float) or not 0 < limit <= limits.case_timeout:
+                    limit = limits.case_timeout
+                outcomes[index] = f"timed out after {limit:g} s"
             else:
                 try:
                     outcomes[index] = validate_outcome(line.get("outcome"))
@@ -178,11 +208,37 @@ def _run_cases(specs: list[dict], cells: list[str], workdir: str, limits: Limits
             for spec in pending:
                 outcomes[spec["i"]] = reason
             break
-        # the child died or hung during the first pending case: blame that one, go on with the rest
+        # the child died or hung during the first pending case: blame that one, and the function's
+        # remaining cases (a function that had to be killed once would only be killed again)
         blamed = pending.pop(0)
         outcomes[blamed["i"]] = f"no result: {ended}" + (" (memory limit?)" if "SIGKILL" in run.ended or
                                                          "SIGSEGV" in run.ended else "")
+        if run.ended == "timeout":
+            for spec in [s for s in pending if s["function"] == blamed["function"]]:
+                outcomes[spec["i"]] = "not run: the function had to be stopped on an earlier case"
+            pending = [s for s in pending if s["i"] not in outcomes]
     return {"outcomes": outcomes, "seconds": seconds, "notes": notes, "isolation": isolation}
+
+
+def _execute(data: bytes, cells: list, workdir: str, limits: Limits, deny: list[str]) -> dict:
+    """Run the notebook in a fresh kernel in a child (the report's record of cell errors)."""
+    labels = cell_labels(cells)
+    run = run_child({"mode": "execute", "notebook": data.decode("utf-8"), "limits": limits.__dict__,
+                     "cell_timeout": limits.cell_timeout, "startup_timeout": limits.startup_timeout,
+                     "deny_read": deny}, workdir,
+                    Progress(limits.setup_deadline(len(cells)), 0.0), tag="execute")
+    summary = next((line for line in run.lines if "executed" in line), None)
+    execution = {"status": "did not finish: " + ("timed out" if run.ended == "timeout" else run.ended),
+                 "cells": [], "seconds": run.seconds}
+    if summary is not None and type(summary.get("executed")) is str and type(summary.get("cells")) is list:
+        status = summary["executed"][:300]
+        if type(summary.get("at_cell")) is int:
+            status += f" in {_label(labels, summary['at_cell'])}"
+        execution["status"] = status
+        execution["cells"] = [{"cell": c.get("cell"), "label": _label(labels, c.get("cell")),
+                               "error": str(c.get("error"))[:300]}
+                              for c in summary["cells"][:50] if type(c) is dict]
+    return execution
 
 
 def grade_submission(path: Path, registry: Registry, options, limits: Limits, deny: list[str]) -> dict:
@@ -234,24 +290,24 @@ def _grade_submission(path: Path, registry: Registry, options, limits: Limits, d
     with tempfile.TemporaryDirectory(prefix="pgnotes-grade-") as tmp:
         workdir = os.path.join(tmp, "work")
         _copy_directory(path.parent, path, Path(workdir))
+        executor = None
         if options.execute:
-            run = run_child({"mode": "execute", "notebook": data.decode("utf-8"), "limits": limits.__dict__,
-                             "cell_timeout": limits.cell_timeout, "startup_timeout": limits.startup_timeout,
-                             "deny_read": deny}, workdir,
-                            Progress(limits.setup_deadline(len(cells)), 0.0))
-            summary = next((line for line in run.lines if "executed" in line), None)
-            execution = {"status": "did not finish: " + ("timed out" if run.ended == "timeout" else run.ended),
-                         "cells": [], "seconds": run.seconds}
-            if summary is not None and type(summary.get("executed")) is str and type(summary.get("cells")) is list:
-                execution["status"] = summary["executed"][:300]
-                execution["cells"] = [{"cell": c.get("cell"), "error": str(c.get("error"))[:300]}
-                                      for c in summary["cells"][:50] if type(c) is dict]
-            record["execution"] = execution
-            record["seconds"]["execute"] = run.seconds
-        t0 = time.perf_counter()
-        specs = _case_specs(registry, exercise_ids)
-        ran = _run_cases(specs, cells, workdir, limits, deny)
-        record["seconds"]["cases"] = time.perf_counter() - t0
+            # the report's kernel run goes on beside the graded run, each in its own copy of the
+            # directory, so a slow or looping notebook costs its time limits once, not twice
+            exec_dir = os.path.join(tmp, "work-execute")
+            _copy_directory(path.parent, path, Path(exec_dir))
+            executor = ThreadPoolExecutor(max_workers=1)
+            executing = executor.submit(_execute, data, cells, exec_dir, limits, deny)
+        try:
+            t0 = time.perf_counter()
+            specs = _case_specs(registry, exercise_ids)
+            ran = _run_cases(specs, cells, workdir, limits, deny)
+            record["seconds"]["cases"] = time.perf_counter() - t0
+        finally:
+            if executor is not None:
+                record["execution"] = executing.result()
+                record["seconds"]["execute"] = record["execution"]["seconds"]
+                executor.shutdown()
     record["isolation"] = ran["isolation"]
     record["notes"].extend(ran["notes"])
     by_exercise: dict[str, list] = {i: [] for i in exercise_ids}
@@ -271,7 +327,7 @@ def _finish(record: dict, registry: Registry, exercise_ids: list[str], started: 
         if result.status not in ("graded",):
             record["notes"].append(f"{result.exercise_id}: {result.message or result.status}")
         for case in result.cases:
-            if case.reason.startswith(("timed out", "no result", "the notebook")):
+            if case.reason.startswith(("timed out", "no result", "the notebook", "not run")):
                 record["notes"].append(f"{result.exercise_id} case {case.index + 1}: {case.reason}")
     record["score"] = round(sum(r.earned for r in results), 6)
     record["max_score"] = round(sum(r.total for r in results), 6)
@@ -352,15 +408,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the chapters named by the notebook's check() calls and file name)")
     parser.add_argument("--work", default=None, help="work directory for resumable per-submission results "
                                                      "(default: OUT with .work)")
-    parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
+    parser.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout,
+                        help=f"seconds per notebook cell (default {Limits.cell_timeout:g})")
     parser.add_argument("--notebook-timeout", type=float, default=300.0,
                         help="seconds for all cells of a notebook together (default 300)")
-    parser.add_argument("--case-timeout", type=float, default=30.0, help="seconds per case (default 30)")
+    parser.add_argument("--case-timeout", type=float, default=Limits.case_timeout,
+                        help=f"seconds per case (default {Limits.case_timeout:g}); a function that timed out once "
+                             f"gets {Limits.retry_timeout:g} s on its next case and none after two")
     parser.add_argument("--cpu", type=int, default=120, help="CPU seconds per child process (default 120)")
     parser.add_argument("--memory", type=float, default=4.0, help="GiB of address space per child process (default 4)")
     parser.add_argument("--no-execute", dest="execute", action="store_false",
                         help="skip the nbclient run of each notebook (report only; scores do not depend on it)")
-    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
+                        help=f"submissions graded at once (default: the number of CPUs, at most 4; here {DEFAULT_JOBS})")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -383,7 +443,8 @@ def grade(options) -> dict:
     if isinstance(options.exercises, str):
         options.exercises = [e.strip() for e in options.exercises.split(",") if e.strip()]
     registry = load_registry(options.cases, options.hidden)
-    limits = Limits(cell_timeout=options.cell_timeout, case_timeout=options.case_timeout, cpu_seconds=options.cpu,
+    limits = Limits(cell_timeout=options.cell_timeout, case_timeout=options.case_timeout,
+                    retry_timeout=min(Limits.retry_timeout, options.case_timeout), cpu_seconds=options.cpu,
                     memory_bytes=int(options.memory * 1024**3),
                     startup_timeout=getattr(options, "startup_timeout", Limits.startup_timeout),
                     notebook_timeout=options.notebook_timeout)

@@ -8,7 +8,10 @@ format (``pgnotes grade --hidden DIR``). A file looks like::
       {"id": "ch01.gaussian_score_mean",      # unique, "chNN.name"; what check() is called with
        "function": "gaussian_score_mean",     # the learner's function, looked up by the batch grader
        "points": 3,                           # what the exercise is worth (default: sum of case points)
-       "description": "...", "hint": "...",   # optional; the hint is printed on failure
+       "description": "...",                  # optional
+       "idea": "...",                         # the first hint: the idea, never the formula
+       "section": "Chapter 1, \"Key equations\"",  # where the chapter explains it
+       "hint": "...",                         # the explicit hint, printed with check(..., hint=2)
        "cases": [
          {"name": "batch of 5 in 3-D",        # optional, shown in the feedback
           "args": [ENCODED, ...],             # positional arguments (default [])
@@ -17,7 +20,9 @@ format (``pgnotes grade --hidden DIR``). A file looks like::
           "compare": "allclose",              # allclose | equal | statistical | raises
           "rtol": 1e-6, "atol": 1e-9,         # for allclose (defaults 1e-7 and 0)
           "points": 1,                        # partial credit: this case's share (default 1)
-          "hint": "..."}                      # optional, printed when this case fails
+          "check_dtype": true,                # numbers must also be of the expected kind
+                                              # (integer / float / bool); default false
+          "idea": "...", "hint": "..."}       # optional, case-specific first and explicit hints
        ]}
     ]}
 
@@ -32,11 +37,15 @@ is, except objects with one of these tags, decoded afresh for every call:
 - ``{"__rng__": SEED}`` -> ``numpy.random.default_rng(SEED)``, a fresh generator per call;
 - ``{"__tuple__": LIST}`` -> a tuple.
 
+:func:`case_inputs` gives a learner the decoded inputs of a public case (for a one-line
+reproducer of a failing case).
+
 **Comparisons** (done by the trusted side only, on plain values; see ``compare.py``):
 
 - ``allclose``: same structure; numbers and arrays within ``atol + rtol * |expected|``
   elementwise, same shape; NaN never matches; strings, booleans and None must be equal.
-  ``rtol = atol = 0`` asks for exact numbers.
+  ``rtol = atol = 0`` asks for exact numbers. With ``check_dtype`` the kind of every
+  number (integer, float, bool) must match the kind of the expected one.
 - ``equal``: the same plain value (numbers compare by value, 1 == 1.0).
 - ``statistical``: ``expected = {"value": V, "stderr": S, "z": Z}``; passes when every
   element of the result lies within ``Z * S`` of ``V`` (``S`` and ``Z`` may be scalars or
@@ -79,6 +88,8 @@ class Case:
     points: float = 1.0
     hint: str = ""
     hidden: bool = False
+    idea: str = ""
+    check_dtype: bool = False
 
 
 @dataclass
@@ -90,6 +101,8 @@ class Exercise:
     description: str = ""
     hint: str = ""
     source: str = ""
+    idea: str = ""
+    section: str = ""
 
     @property
     def total_points(self) -> float:
@@ -98,7 +111,7 @@ class Exercise:
     def public(self) -> "Exercise":
         """The same exercise restricted to its public cases (what learners see)."""
         return Exercise(self.id, self.function, [c for c in self.cases if not c.hidden], self.points,
-                        self.description, self.hint, self.source)
+                        self.description, self.hint, self.source, self.idea, self.section)
 
 
 def _number(where: str, value, default: float, *, positive: bool = False) -> float:
@@ -186,6 +199,8 @@ def _parse_case(where: str, raw, *, hidden: bool) -> Case:
         points=_number(f"{where}.points", raw.get("points"), 1.0),
         hint=str(raw.get("hint", "")),
         hidden=hidden,
+        idea=str(raw.get("idea", "")),
+        check_dtype=bool(raw.get("check_dtype", False)),
     )
 
 
@@ -217,6 +232,8 @@ def parse_cases_text(text: str, source: str, *, hidden: bool = False) -> list[Ex
             description=str(raw.get("description", "")),
             hint=str(raw.get("hint", "")),
             source=source,
+            idea=str(raw.get("idea", "")),
+            section=str(raw.get("section", "")),
         ))
     return exercises
 
@@ -262,6 +279,21 @@ class Registry:
 
     def __contains__(self, exercise_id: str) -> bool:
         return exercise_id in self.exercises
+
+
+def case_inputs(exercise_id: str, number: int) -> tuple[list, dict]:
+    """The freshly decoded ``(args, kwargs)`` of public case ``number`` (counted from 1, as
+    ``check()`` prints them) of ``exercise_id``: ``function(*args, **kwargs)`` reproduces it."""
+    from .check import registry
+
+    exercise = registry().get(exercise_id)
+    if exercise is None:
+        raise ValueError(f"exercise_id: unknown exercise {exercise_id!r}")
+    cases = exercise.public().cases
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(cases):
+        raise ValueError(f"number: must be an integer in [1, {len(cases)}] for {exercise_id}, got {number!r}")
+    case = cases[number - 1]
+    return decode(case.args), decode(case.kwargs)
 
 
 def load_registry(extra_dirs: Iterable[str | Path] = (), hidden_dirs: Iterable[str | Path] = ()) -> Registry:

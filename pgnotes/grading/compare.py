@@ -204,6 +204,34 @@ def summarize(x, _depth: int = 0) -> str:
     return f"<{type(x).__name__}>"
 
 
+def full_repr(x, _depth: int = 0) -> str:
+    """An encoded or plain value written out in full, as Python code a learner can paste."""
+    if _depth > MAX_DEPTH:
+        return "..."
+    if x is None or type(x) in (bool, str):
+        return repr(x)
+    if type(x) in (int, float):
+        return repr(x)
+    if type(x) is dict:
+        if "__ndarray__" in x:
+            try:
+                array = _array_from_tag(x)
+            except UnsupportedValue as error:
+                return f"<{error}>"
+            body = np.array2string(array, separator=", ", threshold=sys.maxsize, max_line_width=100,
+                                   floatmode="unique")
+            return f"np.array({body}, dtype=np.{array.dtype})"
+        if "__rng__" in x:
+            return f"np.random.default_rng({x['__rng__']})"
+        if "__tuple__" in x:
+            items = [full_repr(v, _depth + 1) for v in x["__tuple__"]]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        return "{" + ", ".join(f"{k!r}: {full_repr(v, _depth + 1)}" for k, v in x.items()) + "}"
+    if type(x) is list:
+        return "[" + ", ".join(full_repr(v, _depth + 1) for v in x) + "]"
+    return f"<{type(x).__name__}>"
+
+
 def summarize_call(function: str, args: list, kwargs: dict) -> str:
     parts = [summarize(a) for a in args] + [f"{k}={summarize(v)}" for k, v in kwargs.items()]
     text = f"{function}(" + ", ".join(parts) + ")"
@@ -212,7 +240,49 @@ def summarize_call(function: str, args: list, kwargs: dict) -> str:
 
 # --- comparisons ------------------------------------------------------------------------------
 
-def _close_reason(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
+def _dtype_name(x) -> str:
+    """The dtype a plain value stands for, as a learner would name it."""
+    if type(x) is bool:
+        return "bool"
+    if type(x) is int:
+        return "int"
+    if type(x) is float:
+        return "float"
+    if type(x) is dict and "__ndarray__" in x:
+        return str(x.get("dtype") or "array")
+    if type(x) is list:
+        return "list"
+    return type(x).__name__
+
+
+def _kind(x) -> str | None:
+    """'b', 'i' or 'f' for a plain number or tagged array; None for anything else."""
+    if type(x) is bool:
+        return "b"
+    if type(x) is int:
+        return "i"
+    if type(x) is float:
+        return "f"
+    if type(x) is dict and "__ndarray__" in x:
+        dtype = x.get("dtype")
+        if type(dtype) is not str:
+            return None
+        try:
+            kind = np.dtype(dtype).kind
+        except TypeError:
+            return None
+        return "i" if kind == "u" else kind
+    return None
+
+
+KIND_NAMES = {"b": "booleans", "i": "integers", "f": "floating-point numbers"}
+
+
+def _precise(v: float) -> str:
+    return repr(float(v)) if not float(v).is_integer() else str(int(v)) if abs(v) < 1e15 else repr(float(v))
+
+
+def _close_reason(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float, dtypes: str = "") -> str | None:
     if got.shape != expected.shape:
         return f"wrong shape: expected {_shape(expected)}, got {_shape(got)}"
     if not np.all(np.isfinite(got)):
@@ -222,25 +292,34 @@ def _close_reason(got: np.ndarray, expected: np.ndarray, rtol: float, atol: floa
         bad = ~(diff <= atol + rtol * np.abs(expected))
     if not bad.any():
         return None
+    allowed = "exact equality" if atol == 0 and rtol == 0 else f"{atol:g} + {rtol:g} * |expected|"
+    tail = f"; allowed: {allowed}" + (f"; {dtypes}" if dtypes else "")
     if expected.ndim == 0:
-        return f"differs by {_fmt_number(diff.item())} (tolerance {atol:g} + {rtol:g} * |expected|)"
+        return (f"differs by {diff.item():.3g} (got {_precise(got.item())}, expected {_precise(expected.item())})"
+                + tail)
     where = np.unravel_index(int(np.argmax(np.where(bad, diff, -1))), diff.shape)
-    return (f"{int(bad.sum())} of {bad.size} entries differ; largest difference "
-            f"{_fmt_number(diff[where])} at index {tuple(int(i) for i in where)}")
+    index = tuple(int(i) for i in where)
+    return (f"{int(bad.sum())} of {bad.size} entries differ; largest difference {diff[where]:.3g} at index {index} "
+            f"(got {_precise(got[where])}, expected {_precise(expected[where])})" + tail)
 
 
 def _shape(a: np.ndarray) -> str:
     return "a number" if a.ndim == 0 else f"shape {tuple(a.shape)}"
 
 
-def _compare_close(got, expected, rtol: float, atol: float, path: str = "") -> str | None:
+def _compare_close(got, expected, rtol: float, atol: float, path: str = "", check_dtype: bool = False) -> str | None:
     """None when ``got`` matches ``expected`` (plain values), else the reason."""
     at = f" at {path}" if path else ""
     if _is_numeric_expected(expected):
         g, e = numeric(got), numeric(expected)
         if g is None:
             return f"expected numbers{at}, got {summarize(got)}"
-        reason = _close_reason(g, e, rtol, atol)
+        want, have = _kind(expected), _kind(got)
+        if check_dtype and want is not None and have != want:
+            return (f"wrong dtype{at}: expected {KIND_NAMES.get(want, want)} ({_dtype_name(expected)}), "
+                    f"got {_dtype_name(got)}")
+        dtypes = f"got {_dtype_name(got)}, expected {_dtype_name(expected)}" if g.ndim or e.ndim else ""
+        reason = _close_reason(g, e, rtol, atol, dtypes)
         return None if reason is None else reason + at
     if expected is None or type(expected) in (bool, str):
         if type(got) is not type(expected) or got != expected:
@@ -250,9 +329,9 @@ def _compare_close(got, expected, rtol: float, atol: float, path: str = "") -> s
         expected = expected["__tuple__"]
     if type(expected) is list:
         if type(got) is not list or len(got) != len(expected):
-            return f"expected a list of length {len(expected)}{at}, got {summarize(got)}"
+            return f"expected a list or tuple of length {len(expected)}{at}, got {summarize(got)}"
         for i, (g, e) in enumerate(zip(got, expected)):
-            reason = _compare_close(g, e, rtol, atol, f"{path}[{i}]")
+            reason = _compare_close(g, e, rtol, atol, f"{path}[{i}]", check_dtype)
             if reason:
                 return reason
         return None
@@ -260,7 +339,7 @@ def _compare_close(got, expected, rtol: float, atol: float, path: str = "") -> s
         if type(got) is not dict or set(got) != set(expected):
             return f"expected a dict with keys {sorted(expected)}{at}, got {summarize(got)}"
         for k in expected:
-            reason = _compare_close(got[k], expected[k], rtol, atol, f"{path}[{k!r}]")
+            reason = _compare_close(got[k], expected[k], rtol, atol, f"{path}[{k!r}]", check_dtype)
             if reason:
                 return reason
         return None
@@ -284,9 +363,9 @@ def compare(case, outcome: dict) -> tuple[bool, str]:
     if case.compare == "raises":
         return False, f"expected {case.expected} to be raised, but it returned {summarize(got)}"
     if case.compare == "allclose":
-        reason = _compare_close(got, case.expected, case.rtol, case.atol)
+        reason = _compare_close(got, case.expected, case.rtol, case.atol, check_dtype=case.check_dtype)
     elif case.compare == "equal":
-        reason = _compare_close(got, case.expected, 0.0, 0.0)
+        reason = _compare_close(got, case.expected, 0.0, 0.0, check_dtype=case.check_dtype)
     elif case.compare == "statistical":
         value, stderr = numeric(case.expected["value"]), numeric(case.expected["stderr"])
         z = float(case.expected.get("z", 4))
