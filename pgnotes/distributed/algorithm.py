@@ -144,8 +144,8 @@ class ESConfig:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting."""
         _validate.integer_at_least("directions", self.directions, 1)
         _validate.integer_at_least("generations", self.generations, 0)
-        _validate.integer_at_least("seed", self.seed, 0)
-        _validate.integer_at_least("noise_size", self.noise_size, 1)
+        _validate.integer_at_least("seed", self.seed, 0, None)
+        _validate.integer_at_least("noise_size", self.noise_size, 1, _validate.MAX_ELEMENTS)
         _validate.integer_at_least("max_episode_steps", self.max_episode_steps, 1)
         _validate.integer_at_least("episodes", self.episodes, 1)
         _validate.integer_at_least("variants", self.variants, 0)

@@ -67,8 +67,8 @@ def table_path(seed: int, size: int, directory: str | os.PathLike | None = None,
 
 def build_noise(seed: int, size: int) -> np.ndarray:
     """The table's content: ``size`` standard normal float32 numbers from ``default_rng(seed)``."""
-    seed = _validate.integer_at_least("seed", seed, 0)
-    size = _validate.integer_at_least("size", size, 1)
+    seed = _validate.integer_at_least("seed", seed, 0, None)
+    size = _validate.integer_at_least("size", size, 1, _validate.MAX_ELEMENTS)
     return np.random.default_rng(seed).standard_normal(size, dtype=np.float32)
 
 
@@ -201,8 +201,8 @@ def shared_noise_table(
     NoiseTable
         Backed by a read-only ``numpy.memmap`` of the file.
     """
-    seed = _validate.integer_at_least("seed", seed, 0)
-    size = _validate.integer_at_least("size", size, 1)
+    seed = _validate.integer_at_least("seed", seed, 0, None)
+    size = _validate.integer_at_least("size", size, 1, _validate.MAX_ELEMENTS)
     path = table_path(seed, size, directory, tag)
     expected_bytes = 4 * size
     if local_rank == 0 and not (path.exists() and path.stat().st_size == expected_bytes):

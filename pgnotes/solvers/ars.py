@@ -102,8 +102,23 @@ class ARS(Solver):
     def _tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
         self.theta = self.theta + self.step(x, fitness)
 
+    def _check_tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
+        # rows 2k and 2k+1 must be theta + nu delta_k and theta - nu delta_k (what ask returned)
+        midpoints = (x[0::2] + x[1::2]) / 2
+        scale = 1.0 + np.abs(self.theta) + np.max(np.abs(x - self.theta), axis=0)
+        if not np.all(np.abs(midpoints - self.theta) <= 1e-8 * scale):
+            worst = int(np.argmax(np.max(np.abs(midpoints - self.theta) / scale, axis=1)))
+            raise ValueError(
+                "x must hold antithetic pairs around theta, as ask() returned them: rows 2k and 2k+1 are "
+                f"theta + nu delta_k and theta - nu delta_k; the pair of rows {2 * worst} and {2 * worst + 1} "
+                "is not centred on theta"
+            )
+
     def step(self, x: np.ndarray, fitness: np.ndarray) -> np.ndarray:
         """The ARS step ``alpha / (b sigma_R) sum (r+ - r-) delta`` for antithetic pairs ``x``."""
+        x = _validate.finite_array("x", x, shape=(self.popsize, self.dim))
+        fitness = _validate.finite_array("fitness", fitness, shape=(self.popsize,))
+        self._check_tell(x, fitness)
         delta = (x[0::2] - x[1::2]) / (2 * self.noise)
         r_plus, r_minus = fitness[0::2], fitness[1::2]
         keep = np.argsort(-np.maximum(r_plus, r_minus), kind="stable")[: self.top_b]

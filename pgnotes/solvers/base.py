@@ -56,8 +56,9 @@ class Solver(ABC):
     _state_keys: tuple[str, ...] = ()
 
     def __init__(self, dim: int, popsize: int, rng: np.random.Generator | int = 0, *, min_popsize: int = 1):
-        self.dim = _validate.integer_at_least("dim", dim, 1)
+        self.dim = _validate.integer_at_least("dim", dim, 1, _validate.MAX_ELEMENTS)
         self.popsize = _validate.integer_at_least("popsize", popsize, min_popsize)
+        _validate.allocation("popsize * dim (one population)", self.popsize, self.dim)
         self.rng = _validate.generator(rng)
         self.generation = 0
         self._best: Candidate | None = None
@@ -73,17 +74,43 @@ class Solver(ABC):
     def tell(self, x: np.ndarray, fitness) -> None:
         """Update the solver with candidates ``x`` (popsize, dim) and their ``fitness`` (popsize,), maximized."""
         x = _validate.finite_array("x", x, shape=(self.popsize, self.dim))
-        fitness = np.asarray(fitness, dtype=np.float64)
+        fitness = _validate._as_float_array("fitness", fitness)
         if fitness.shape != (self.popsize,):
             raise ValueError(f"fitness must have shape ({self.popsize},) to match x, got {fitness.shape}")
         if not np.all(np.isfinite(fitness)):
             bad = np.flatnonzero(~np.isfinite(fitness)).tolist()
             raise ValueError(f"fitness must be finite; non-finite values at indices {bad}")
-        i = int(np.argmax(fitness))
-        if self._best is None or fitness[i] > self._best.fitness:
-            self._best = Candidate(x[i].copy(), float(fitness[i]))
-        self._tell(x, fitness)
-        self.generation += 1
+        self._check_tell(x, fitness)
+        # Atomic: a tell that fails half way (a schedule or shaping callable that raises, an
+        # update that overflows) leaves the solver exactly as it was.
+        shallow, saved = self.__dict__.copy(), self.state_dict()
+        try:
+            i = int(np.argmax(fitness))
+            if self._best is None or fitness[i] > self._best.fitness:
+                self._best = Candidate(x[i].copy(), float(fitness[i]))
+            try:
+                self._tell(x, fitness)
+            except (FloatingPointError, OverflowError, np.linalg.LinAlgError) as error:
+                if isinstance(error, _validate.NonFiniteUpdateError):
+                    raise
+                raise _validate.NonFiniteUpdateError(
+                    f"{type(self).__name__}.tell: the update failed ({error}), usually because x or fitness is far "
+                    "outside the range of the search distribution; the solver was left unchanged"
+                ) from error
+            _validate.check_finite_state(f"{type(self).__name__}.tell", self._finite_state())
+            self.generation += 1
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(shallow)
+            self._apply_state(saved)
+            raise
+
+    def _check_tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
+        """Hook: reject candidates this solver cannot update from (before anything changes)."""
+
+    def _finite_state(self) -> dict[str, Any]:
+        """The state that must stay finite after an update (checked by ``tell``)."""
+        return {key: getattr(self, key) for key in self._state_keys}
 
     @property
     @abstractmethod
@@ -116,13 +143,50 @@ class Solver(ABC):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state produced by ``state_dict`` of the same solver class and shape."""
+        """Restore a state produced by ``state_dict`` of the same solver class and shape.
+
+        Atomic: the whole state is checked first, and a state that is rejected leaves the
+        solver exactly as it was.
+        """
+        _validate.mapping("state", state, ("solver", "dim", "popsize", "generation", "best", "rng"))
         if state.get("solver") != type(self).__name__:
             raise ValueError(f"state was saved by {state.get('solver')!r}, not {type(self).__name__!r}")
         if (state["dim"], state["popsize"]) != (self.dim, self.popsize):
             raise ValueError(
                 f"state has dim={state['dim']}, popsize={state['popsize']}; this solver has dim={self.dim}, popsize={self.popsize}"
             )
+        self._check_state(state)
+        shallow, saved = self.__dict__.copy(), self.state_dict()
+        try:
+            self._apply_state(state)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(shallow)
+            self._apply_state(saved)
+            raise
+
+    def _check_state(self, state: dict[str, Any]) -> None:
+        """Check every entry of ``state`` against this solver before any of it is applied."""
+        _validate.mapping("state", state, self._state_keys)
+        for key in self._state_keys:
+            current, new = getattr(self, key), state[key]
+            if isinstance(current, np.ndarray) and current.dtype.kind == "f":
+                _validate.finite_array(f"state[{key!r}]", new, shape=current.shape)
+            elif isinstance(current, float):
+                _validate.real(f"state[{key!r}]", new)
+        _validate.integer_at_least("state['generation']", state["generation"], 0, None)
+        if state["best"] is not None:
+            if not isinstance(state["best"], (tuple, list)) or len(state["best"]) != 2:
+                raise ValueError(f"state['best'] must be None or a pair (x, fitness), got {state['best']!r:.80}")
+            _validate.finite_array("state['best'][0]", state["best"][0], shape=(self.dim,))
+            _validate.real("state['best'][1]", state["best"][1])
+        probe = copy.deepcopy(self.rng.bit_generator)
+        try:
+            probe.state = copy.deepcopy(state["rng"])
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"state['rng'] must be the state of a {type(probe).__name__} bit generator ({error})") from None
+
+    def _apply_state(self, state: dict[str, Any]) -> None:
         for key in self._state_keys:
             setattr(self, key, copy.deepcopy(state[key]))
         self.generation = int(state["generation"])

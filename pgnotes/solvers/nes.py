@@ -185,6 +185,9 @@ class NES(Solver):
         super().__init__(dim, popsize, rng, min_popsize=2)
         if cov not in COVARIANCES:
             raise ValueError(f"cov must be one of {COVARIANCES}, got {cov!r}")
+        if cov == "full":  # theta has dim + dim (dim + 1) / 2 entries, the Fisher matrix its square
+            _validate.allocation("cov='full' (Fisher matrix of dim + dim (dim + 1) / 2 parameters)",
+                                 FullGaussian.num_params_for(self.dim), FullGaussian.num_params_for(self.dim))
         if fisher not in FISHERS:
             raise ValueError(f"fisher must be one of {FISHERS}, got {fisher!r}")
         if not callable(shaping) and shaping not in SHAPINGS:
@@ -274,6 +277,6 @@ class NES(Solver):
         rates[: self.dim] = self.lr
         theta = self.theta + rates * step
         if not np.all(np.isfinite(theta)) or np.any(np.abs(theta[self.dim :]) > 700):
-            raise FloatingPointError("NES update produced non-finite or overflowing parameters; lower lr/lr_cov or shape the fitness")
+            raise _validate.NonFiniteUpdateError("NES update produced non-finite or overflowing parameters; lower lr/lr_cov or shape the fitness")
         self.theta = theta
         self.last_step = {"gradient": grad, "fisher": fisher, "step": step}

@@ -179,10 +179,21 @@ class OpenAIES(Solver):
     def step(self, gradient) -> None:
         """Apply one ascent step along ``gradient`` (dim,) with weight decay, through the torch optimizer."""
         gradient = _validate.finite_array("gradient", gradient, shape=(self.dim,))
-        direction = gradient - self.weight_decay * self.mean
-        self.optimizer.zero_grad(set_to_none=False)
-        self.mean_tensor.grad = torch.from_numpy(-direction)  # the optimizer minimizes
-        self.optimizer.step()
+        shallow, saved = self.__dict__.copy(), self.state_dict()
+        try:  # atomic: a step that would make the mean non-finite leaves the solver as it was
+            direction = gradient - self.weight_decay * self.mean
+            self.optimizer.zero_grad(set_to_none=False)
+            self.mean_tensor.grad = torch.from_numpy(-direction)  # the optimizer minimizes
+            self.optimizer.step()
+            _validate.check_finite_state("OpenAIES.step", self._finite_state())
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(shallow)
+            self._apply_state(saved)
+            raise
+
+    def _finite_state(self) -> dict[str, Any]:
+        return {"mean": self.mean}
 
     def _tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
         noise = (x - self.mean) / self.sigma
@@ -201,8 +212,18 @@ class OpenAIES(Solver):
         state["last_gradient"] = None if self.last_gradient is None else self.last_gradient.copy()
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
+    def _check_state(self, state: dict[str, Any]) -> None:
+        super()._check_state(state)
+        _validate.mapping("state", state, ("mean", "optimizer", "last_gradient"))
+        _validate.finite_array("state['mean']", state["mean"], shape=(self.dim,))
+        opt = _validate.mapping("state['optimizer']", state["optimizer"], ("state", "param_groups"))
+        if not isinstance(opt["state"], dict) or not isinstance(opt["param_groups"], list):
+            raise ValueError("state['optimizer'] must hold a dict 'state' and a list 'param_groups' (from state_dict())")
+        if state["last_gradient"] is not None:
+            _validate.finite_array("state['last_gradient']", state["last_gradient"], shape=(self.dim,))
+
+    def _apply_state(self, state: dict[str, Any]) -> None:
+        super()._apply_state(state)
         with torch.no_grad():
             self.mean_tensor.copy_(torch.as_tensor(np.asarray(state["mean"], dtype=np.float64)))
         opt = state["optimizer"]

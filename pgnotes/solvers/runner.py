@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Callable, Iterable
 import numpy as np
 from tqdm.auto import tqdm
 
+from pgnotes import _validate
 from pgnotes.checkpoint import load_checkpoint, save_checkpoint
 from pgnotes.solvers.base import Solver
 
@@ -66,6 +68,18 @@ class History:
 Callback = Callable[[Solver, History], bool | None]
 
 
+def _writable_file(name: str, path: Path) -> None:
+    """Fail before any work if ``path`` cannot be written (a directory, or a folder we cannot create or write)."""
+    if path.is_dir():
+        raise ValueError(f"{name} must be a file path, got the directory {str(path)!r}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"{name}: cannot create the folder {str(path.parent)!r} ({error})") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+        raise ValueError(f"{name}: {str(path)!r} is not writable")
+
+
 def _evaluate(f: Callable, x: np.ndarray, vectorized: bool) -> np.ndarray:
     if vectorized:
         fitness = np.asarray(f(x), dtype=np.float64)
@@ -113,17 +127,42 @@ def optimize(
     -------
     History
     """
+    _validate.callable_("f", f)
+    _validate.instance("solver", solver, Solver, "pgnotes.solvers Solver (e.g. CMAES(x0, sigma0))")
     if max_generations is None and max_evaluations is None and target is None:
         raise ValueError("give at least one of max_generations, max_evaluations or target")
     for name, value in (("max_generations", max_generations), ("max_evaluations", max_evaluations)):
-        if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
+        if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1):
             raise ValueError(f"{name} must be an integer >= 1 or None, got {value!r}")
-    if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        _validate.optional_integer(name, value, 1)
+    if max_evaluations is not None and max_evaluations < solver.popsize:
+        raise ValueError(
+            f"max_evaluations must be >= the solver's popsize ({solver.popsize}) so that one generation fits, "
+            f"got {max_evaluations}"
+        )
+    if target is not None:
+        target = _validate.real("target", target)
+    if not isinstance(checkpoint_every, int) or isinstance(checkpoint_every, bool) or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
+    _validate.boolean("vectorized", vectorized)
+    _validate.boolean("progress", progress)
+    if callable(callbacks) or isinstance(callbacks, (str, bytes)):
+        raise TypeError(f"callbacks must be an iterable of callables (e.g. [cb]), got {type(callbacks).__name__}")
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError(f"callbacks must be an iterable of callables, got {type(callbacks).__name__}") from None
+    for i, cb in enumerate(callbacks):
+        _validate.callable_(f"callbacks[{i}]", cb)
+    if checkpoint is not None:
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(f"checkpoint must be a path (str or os.PathLike) or None, got {type(checkpoint).__name__}")
+        _writable_file("checkpoint", Path(checkpoint))
 
     history, evaluations, elapsed = History(), 0, 0.0
     if checkpoint is not None and Path(checkpoint).exists():
         saved = load_checkpoint(checkpoint)
+        _validate.mapping(f"the checkpoint {str(checkpoint)!r}", saved, ("solver", "history", "evaluations", "elapsed"))
         solver.load_state_dict(saved["solver"])
         history = History.from_dict(saved["history"])
         evaluations, elapsed = saved["evaluations"], saved["elapsed"]

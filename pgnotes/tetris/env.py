@@ -75,7 +75,7 @@ class TetrisEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.pieces_kind = pieces
-        self.max_pieces = None if max_pieces is None else _validate.integer_at_least("max_pieces", max_pieces, 1)
+        self.max_pieces = None if max_pieces is None else _validate.integer_at_least("max_pieces", max_pieces, 1, None)
         self.invalid_action = invalid_action
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(self.board.n_actions)

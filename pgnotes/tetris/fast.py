@@ -432,7 +432,7 @@ def play_game(
     width, height = check_board_size(width, height)
     weights = F.check_weights(weights, kind, width)
     if max_pieces is not None:
-        max_pieces = _validate.integer_at_least("max_pieces", max_pieces, 1)
+        max_pieces = _validate.integer_at_least("max_pieces", max_pieces, 1, None)
     board = Board(width, height)
     source = PieceSource(seed, pieces)
     code = KIND_CODE[kind]

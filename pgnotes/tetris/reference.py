@@ -178,7 +178,7 @@ def play_game(
     board = empty_board(width, height)
     weights = F.check_weights(weights, kind, width)
     if max_pieces is not None:
-        max_pieces = _validate.integer_at_least("max_pieces", max_pieces, 1)
+        max_pieces = _validate.integer_at_least("max_pieces", max_pieces, 1, None)
     source = PieceSource(seed, pieces)
     lines = placed = 0
     while max_pieces is None or placed < max_pieces:
