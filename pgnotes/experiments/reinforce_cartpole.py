@@ -34,6 +34,13 @@ VARIANTS = {
 """Variant name -> ReinforceConfig fields (Algorithm 4; Algorithms 5-7; 5-7 with a learned V(s))."""
 
 
+def final_params(policy) -> list[float]:
+    """The policy's parameters as one flat list (``parameters_to_vector`` order), for ``results/``."""
+    from torch.nn.utils import parameters_to_vector
+
+    return parameters_to_vector(policy.parameters()).detach().double().tolist()
+
+
 def run_one(variant: str, seed: int, episodes: int, progress: bool = False) -> dict:
     """Train one variant with one seed; return a JSON-ready record (curves, evaluations, timings)."""
     from pgnotes.rl.reinforce import train
@@ -56,6 +63,8 @@ def run_one(variant: str, seed: int, episodes: int, progress: bool = False) -> d
         "mean_return": h.mean_return,
         "eval_at": h.eval_at,
         "eval_mean": h.eval_mean,
+        # the trained policy, flat (torch.nn.utils.parameters_to_vector order): chapter 2 watches it act
+        "final_params": final_params(result.policy),
         "cpu_seconds": time.process_time() - cpu0,
         "wall_seconds": time.perf_counter() - wall0,
     }

@@ -20,7 +20,7 @@ import argparse
 import sys
 import time
 
-from pgnotes.experiments.reinforce_cartpole import ROOT
+from pgnotes.experiments.reinforce_cartpole import ROOT, final_params
 from pgnotes.provenance import environment, git_commit
 
 CONFIG = {
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             "final_eval_mean": h.eval_mean[-1],
             "final_eval_std": h.eval_std[-1],
             "final_std": result.policy.log_std.exp().tolist(),
+            # the trained policy, flat (parameters_to_vector order): chapter 2 watches it act
+            "final_params": final_params(result.policy),
             "cpu_seconds": time.process_time() - cpu0,
             "wall_seconds": time.perf_counter() - wall0,
         })
