@@ -165,7 +165,7 @@ def conjugate_gradient(matvec: Callable, b, *, iterations: int = 10, tol: float 
 
 
 def natural_gradient(policy: Policy, obs: torch.Tensor, gradient, *, weights=None, damping: float = 0.0,
-                     iterations: int = 10) -> torch.Tensor:
+                     iterations: int = 10, tol: float = 1e-10) -> torch.Tensor:
     r""":math:`\mathbf F^{-1} g` by conjugate gradient with Fisher-vector products over ``obs`` (Kakade 2001). Chapter 7.
 
     ``gradient`` is a flat vector over the policy's parameters (e.g. a policy-gradient estimate);
@@ -175,7 +175,7 @@ def natural_gradient(policy: Policy, obs: torch.Tensor, gradient, *, weights=Non
     fvp = fisher_vector_product(policy, obs, weights=weights, damping=damping)
     dtype = next(p for p in policy.parameters() if p.requires_grad).dtype
     gradient = torch.as_tensor(gradient).to(dtype)
-    return conjugate_gradient(fvp, gradient, iterations=iterations)
+    return conjugate_gradient(fvp, gradient, iterations=iterations, tol=tol)
 
 
 def surrogate(policy: Policy, obs: torch.Tensor, actions: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
