@@ -211,7 +211,7 @@ def finite_array(name: str, value, *, ndim: int | None = None, shape: tuple | No
         bad = np.flatnonzero(~np.isfinite(array.ravel()))
         raise ValueError(
             f"{name} must contain only finite values (no NaN or inf); got {bad.size} non-finite "
-            f"value(s), the first {array.ravel()[bad[0]]!r} at flat index {int(bad[0])}"
+            f"value(s), the first {float(array.ravel()[bad[0]])!r} at flat index {int(bad[0])}"
         )
     return array
 

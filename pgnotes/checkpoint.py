@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any
 
 
-def _write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+def _check_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike), got {type(path).__name__} {path!r:.80}")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path must be a file path, got the directory {str(path)!r}")
+    return path
+
+
+def _write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    path = _check_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -39,7 +48,7 @@ def save_checkpoint(path: str | os.PathLike, state: Any) -> Path:
 
 def load_checkpoint(path: str | os.PathLike) -> Any:
     """Load a checkpoint written by :func:`save_checkpoint` (trusted files only: it unpickles)."""
-    with open(path, "rb") as handle:
+    with open(_check_path(path), "rb") as handle:
         return pickle.load(handle)
 
 

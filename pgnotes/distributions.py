@@ -118,6 +118,7 @@ class SearchDistribution(ABC):
         (what ES implementations store instead of ``x``).
         """
         n = _validate.integer_at_least("n", n, 1)
+        _validate.allocation("n * dim (the samples)", n, self.dim)
         rng = _validate.generator(rng)
         eps = rng.standard_normal((n, self.dim))
         x = self._transform(eps)
@@ -255,6 +256,7 @@ class FullGaussian(SearchDistribution):
 
     def __init__(self, mean, cholesky=None):
         super().__init__(mean)
+        _validate.allocation("mean (a full covariance is dim x dim)", self.dim, self.dim)
         if cholesky is None:
             cholesky = np.eye(self.dim)
         L = _validate.finite_array("cholesky", cholesky, shape=(self.dim, self.dim))
@@ -340,10 +342,11 @@ _FAMILIES = {"isotropic": IsotropicGaussian, "diagonal": DiagonalGaussian, "full
 
 def make_distribution(kind: str, mean, sigma: float = 1.0) -> SearchDistribution:
     """Build a search distribution by name: ``"isotropic"``, ``"diagonal"`` or ``"full"``, scale ``sigma``. Chapter 2."""
-    if kind not in _FAMILIES:
-        raise ValueError(f"kind must be one of {tuple(_FAMILIES)}, got {kind!r}")
+    _validate.one_of("kind", kind, tuple(_FAMILIES))
     sigma = _validate.positive("sigma", sigma)
-    mean = _validate.finite_array("mean", mean, ndim=1)
+    mean = _validate.finite_array("mean", mean, ndim=1, min_size=1)
+    if kind == "full":
+        _validate.allocation("mean (a full covariance is dim x dim)", mean.size, mean.size)
     if kind == "isotropic":
         return IsotropicGaussian(mean, sigma)
     if kind == "diagonal":

@@ -45,7 +45,9 @@ class Estimate:
     @classmethod
     def from_terms(cls, terms: np.ndarray) -> "Estimate":
         """Average per-sample terms of shape (n, ...) and attach the standard error ``std(ddof=1)/sqrt(n)``."""
-        terms = np.asarray(terms, dtype=np.float64)
+        terms = _validate.finite_array("terms", terms)
+        if terms.ndim < 1 or terms.shape[0] < 1:
+            raise ValueError(f"terms must have shape (n, ...) with n >= 1 samples, got shape {terms.shape}")
         n = terms.shape[0]
         stderr = terms.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(terms.shape[1:], np.inf)
         return cls(terms.mean(axis=0), stderr, n)
@@ -63,6 +65,12 @@ def _baseline_values(fitness: np.ndarray, baseline) -> np.ndarray:
                 raise ValueError("baseline='leave_one_out' needs at least 2 samples")
             return (fitness.sum() - fitness) / (n - 1)
         raise ValueError(f"baseline must be None, a finite number or one of {BASELINES}, got {baseline!r}")
+    if isinstance(baseline, np.ndarray) and baseline.ndim == 0:
+        baseline = baseline.item()
+    if isinstance(baseline, bool) or not isinstance(baseline, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"baseline must be None, a finite number or one of {BASELINES}, got {type(baseline).__name__} {baseline!r:.80}"
+        )
     value = float(baseline)
     if not np.isfinite(value):
         raise ValueError(f"baseline must be finite, got {baseline!r}")
@@ -95,18 +103,22 @@ def score_function_gradient(fitness, scores, baseline=None) -> Estimate:
 
 
 def _gaussian_samples(mean, std, num_samples, rng):
-    mean = _validate.finite_array("mean", mean, ndim=1)
-    std_arr = np.broadcast_to(_validate.finite_array("std", std), mean.shape).copy()
+    mean = _validate.finite_array("mean", mean, ndim=1, min_size=1)
+    std_arr = _validate.finite_array("std", std)
+    if std_arr.ndim > 1 or std_arr.size not in (1, mean.size):
+        raise ValueError(f"std must be a number or have shape {mean.shape} like mean, got shape {std_arr.shape}")
+    std_arr = np.broadcast_to(std_arr, mean.shape).copy()
     if np.any(std_arr <= 0):
-        raise ValueError("std must be > 0 everywhere")
+        raise ValueError(f"std must be > 0 everywhere, got minimum {std_arr.min()!r}")
     num_samples = _validate.integer_at_least("num_samples", num_samples, 2)
+    _validate.allocation("num_samples * dim", num_samples, mean.size)
     rng = _validate.generator(rng)
     eps = rng.standard_normal((num_samples, mean.size))
     return mean, std_arr, eps, mean + std_arr * eps
 
 
 def _fitness_values(f: Callable, x: np.ndarray) -> np.ndarray:
-    values = np.asarray(f(x), dtype=np.float64)
+    values = _validate._as_float_array("f(x)", f(x))
     if values.shape != (x.shape[0],):
         raise ValueError(f"f must map (n, d) samples to (n,) values, got shape {values.shape}")
     if not np.all(np.isfinite(values)):
@@ -120,6 +132,7 @@ def gaussian_score_function_gradient(f: Callable, mean, std, num_samples: int, r
     ``f`` maps a batch (n, d) to values (n,). Returns ``{"mean": Estimate, "log_std": Estimate}``,
     the gradients with respect to :math:`\mu` and to :math:`\log\sigma` (per dimension).
     """
+    _validate.callable_("f", f)
     mean, std, _, x = _gaussian_samples(mean, std, num_samples, rng)
     fitness = _fitness_values(f, x)
     return {
@@ -134,8 +147,9 @@ def gaussian_pathwise_gradient(grad_f: Callable, mean, std, num_samples: int, rn
     ``grad_f`` maps a batch (n, d) to the gradients :math:`\nabla f(x)` (n, d).
     Returns ``{"mean": Estimate, "log_std": Estimate}``.
     """
+    _validate.callable_("grad_f", grad_f)
     mean, std, eps, x = _gaussian_samples(mean, std, num_samples, rng)
-    grads = np.asarray(grad_f(x), dtype=np.float64)
+    grads = _validate._as_float_array("grad_f(x)", grad_f(x))
     if grads.shape != x.shape:
         raise ValueError(f"grad_f must map (n, d) samples to (n, d) gradients, got shape {grads.shape}")
     if not np.all(np.isfinite(grads)):

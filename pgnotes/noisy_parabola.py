@@ -32,12 +32,18 @@ class NoisyParabola:
     height: float = 10.0
     noise_std: float = 1.0
 
+    def __post_init__(self):
+        _validate.real("optimum", self.optimum)
+        _validate.real("height", self.height)
+        _validate.non_negative("noise_std", self.noise_std)
+
     def true_fitness(self, x) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
+        x = _validate.finite_array("x", x)
         return self.height - (x - self.optimum) ** 2
 
     def __call__(self, x, rng: np.random.Generator) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
+        x = _validate.finite_array("x", x)
+        rng = _validate.generator(rng)
         return self.true_fitness(x) + self.noise_std * rng.standard_normal(x.shape)
 
 
@@ -64,10 +70,15 @@ def run(
     rng: np.random.Generator | int = 0,
 ) -> Trace:
     """Algorithm 1 (Search Gradient) on the mean of N(mean, sigma^2); returns the :class:`Trace`. Chapter 1."""
+    _validate.instance("problem", problem, NoisyParabola)
+    mean = _validate.real("mean", mean)
     sigma = _validate.positive("sigma", sigma)
     step_size = _validate.positive("step_size", step_size)
     popsize = _validate.integer_at_least("popsize", popsize, 2)
     iterations = _validate.integer_at_least("iterations", iterations, 1)
+    _validate.allocation("popsize * iterations (the trace keeps every sample)", popsize, iterations)
+    if baseline is not None and not isinstance(baseline, str):
+        _validate.real("baseline", baseline)
     rng = _validate.generator(rng)
     mu = float(mean)
     trace = Trace()
@@ -90,6 +101,9 @@ def plot(trace: Trace, problem: NoisyParabola, *, generation: int = 0, axes=None
     """Figure 1: samples of one generation over the parabola (top) and the mean per iteration (bottom)."""
     import matplotlib.pyplot as plt
 
+    _validate.instance("trace", trace, Trace)
+    _validate.instance("problem", problem, NoisyParabola)
+    _validate.integer_at_least("generation", generation, 0, None)
     if not 0 <= generation < len(trace.samples):
         raise ValueError(f"generation must lie in [0, {len(trace.samples) - 1}], got {generation}")
     if axes is None:

@@ -165,7 +165,9 @@ def _categorical_args(x, logits):
 
 def softmax(logits) -> np.ndarray:
     """Numerically stable softmax over the last axis."""
-    logits = np.asarray(logits, dtype=np.float64)
+    logits = _validate.finite_array("logits", logits)
+    if logits.ndim < 1 or logits.shape[-1] < 1:
+        raise ValueError(f"logits must have shape (..., K) with K >= 1 categories, got shape {logits.shape}")
     shifted = logits - np.max(logits, axis=-1, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=-1, keepdims=True)
