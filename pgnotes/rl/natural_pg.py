@@ -49,6 +49,7 @@ __all__ = [
     "fisher_vector_product",
     "conjugate_gradient",
     "natural_gradient",
+    "trust_region_step",
     "surrogate",
     "TRPOStep",
     "trpo_step",
@@ -178,6 +179,20 @@ def natural_gradient(policy: Policy, obs: torch.Tensor, gradient, *, weights=Non
     return conjugate_gradient(fvp, gradient, iterations=iterations, tol=tol)
 
 
+def trust_region_step(direction, fisher_direction, max_kl: float):
+    r"""Scale a search direction :math:`x` to the KL radius: :math:`\sqrt{2\delta / x^\top\mathbf F x}\;x`. Chapter 7.
+
+    ``fisher_direction`` is :math:`\mathbf F x`. Under the quadratic model
+    :math:`\mathrm{KL} \approx \tfrac12\Delta^\top\mathbf F\Delta` the returned step has KL exactly
+    ``max_kl`` (:math:`\delta > 0`, else ``ValueError``). Works on numpy arrays and torch tensors.
+    """
+    max_kl = _validate.positive("max_kl", max_kl)
+    quad = float((direction * fisher_direction).sum())
+    if not np.isfinite(quad) or quad <= 0:
+        raise ValueError(f"direction must have positive curvature x^T F x > 0, got {quad!r}")
+    return np.sqrt(2.0 * max_kl / quad) * direction
+
+
 def surrogate(policy: Policy, obs: torch.Tensor, actions: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
     r"""TRPO's surrogate :math:`L(\theta) = \frac1N\sum_t \frac{\pi_\theta(a_t\mid s_t)}{\pi_\text{old}(a_t\mid s_t)}\hat A_t` (to maximize). Chapter 7.
 
@@ -251,10 +266,11 @@ def trpo_step(
         return TRPOStep(False, 0.0, 0.0, 0.0, 0.0, 0)
     fvp = fisher_vector_product(policy, obs, damping=damping)
     x = conjugate_gradient(fvp, g, iterations=cg_iterations)
-    quad = float(x @ fvp(x))
+    Fx = fvp(x)
+    quad = float(x @ Fx)
     if not np.isfinite(quad) or quad <= 0:
         return TRPOStep(False, 0.0, 0.0, 0.0, 0.0, 0)
-    full_step = np.sqrt(2.0 * max_kl / quad) * x
+    full_step = trust_region_step(x, Fx, max_kl)
     expected = float(g @ full_step)
     fraction = 1.0
     for j in range(backtrack_iterations):
