@@ -52,11 +52,50 @@ def call_case(function, case: Case) -> dict:
     try:
         args, kwargs = decode(case.args), decode(case.kwargs)
         result = function(*args, **kwargs)
-        return {"value": to_plain(result)}
+        outcome = {"value": to_plain(result)}
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # SystemExit too: a learner's function must not end the check
         return error_outcome(error)
+    changed = changed_inputs(function, case, args, kwargs)
+    if changed:
+        outcome["changed"] = changed
+    return outcome
+
+
+def _same(a, b, depth: int = 0) -> bool:
+    """Whether a decoded input still equals its fresh copy (arrays: shape, dtype and values)."""
+    import numpy as np
+
+    if depth > 40:
+        return True
+    if type(b) is np.ndarray:
+        return (type(a) is np.ndarray and a.shape == b.shape and a.dtype == b.dtype
+                and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if type(b) in (list, tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y, depth + 1) for x, y in zip(a, b))
+    if type(b) is dict:
+        return type(a) is dict and set(a) == set(b) and all(_same(a[k], b[k], depth + 1) for k in b)
+    return True   # numbers, strings, generators: nothing a caller would see changed
+
+
+def changed_inputs(function, case: Case, args: list, kwargs: dict) -> list[str]:
+    """Names of the inputs the function changed in place (compared with a fresh decoding)."""
+    fresh_args, fresh_kwargs = decode(case.args), decode(case.kwargs)
+    names = []
+    try:
+        import inspect
+
+        parameters = [p.name for p in inspect.signature(function).parameters.values()]
+    except (TypeError, ValueError):
+        parameters = []
+    for i, (a, b) in enumerate(zip(args, fresh_args)):
+        if not _same(a, b):
+            names.append(f"argument {i + 1}" + (f" ({parameters[i]})" if i < len(parameters) else ""))
+    for key in fresh_kwargs:
+        if not _same(kwargs.get(key), fresh_kwargs[key]):
+            names.append(f"argument {key}")
+    return names[:10]
 
 
 class CaseTimeout(BaseException):

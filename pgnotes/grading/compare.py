@@ -310,7 +310,8 @@ def _shape(a: np.ndarray) -> str:
 def _compare_close(got, expected, rtol: float, atol: float, path: str = "", check_dtype: bool = False) -> str | None:
     """None when ``got`` matches ``expected`` (plain values), else the reason."""
     at = f" at {path}" if path else ""
-    if _is_numeric_expected(expected):
+    if _is_numeric_expected(expected) and not (check_dtype and type(expected) is list and expected
+                                               and type(got) is list and len(got) == len(expected)):
         g, e = numeric(got), numeric(expected)
         if g is None:
             return f"expected numbers{at}, got {summarize(got)}"
@@ -384,6 +385,9 @@ def compare(case, outcome: dict) -> tuple[bool, str]:
                 "is the estimator unbiased, and does it use the rng you were given?")
     else:  # pragma: no cover - cases.py rejects unknown modes
         reason = f"unknown comparison {case.compare!r}"
+    if reason is None and outcome.get("changed"):
+        reason = (f"the result is right, but the function changed its input {', '.join(outcome['changed'])} in place; "
+                  "the caller's data must stay as it was (work on a copy)")
     return reason is None, reason or ""
 
 
@@ -424,9 +428,15 @@ def validate_outcome(outcome: Any) -> dict:
     """Trusted-side check of an outcome read from the child; raises UnsupportedValue if malformed."""
     if type(outcome) is not dict:
         raise UnsupportedValue("outcome is not an object")
-    if set(outcome) == {"value"}:
+    if set(outcome) in ({"value"}, {"value", "changed"}):
         validate_plain(outcome["value"])
-        return {"value": outcome["value"]}
+        changed = outcome.get("changed", [])
+        if type(changed) is not list or len(changed) > 10 or not all(type(c) is str for c in changed):
+            raise UnsupportedValue("malformed list of changed inputs")
+        checked = {"value": outcome["value"]}
+        if changed:
+            checked["changed"] = [c[:100] for c in changed]
+        return checked
     if set(outcome) == {"error"} and type(outcome["error"]) is dict:
         error = outcome["error"]
         kind, message, mro = error.get("type"), error.get("message", ""), error.get("mro", [])

@@ -76,17 +76,29 @@ def main() -> None:
     exercises = [
         {"id": "ch01.gaussian_score_mean", "function": "gaussian_score_mean", "points": 3,
          "description": "score of a diagonal Gaussian with respect to its mean",
+         "idea": "the score is the derivative of the log-density; of a Gaussian's log-density only the exponent "
+                 "depends on the mean, and the answer has one row per sample",
+         "section": 'Chapter 1, "The score functions in pgnotes"',
          "hint": "differentiate -(x - mean)^2 / (2 std^2) with respect to mean",
          "cases": score_cases(score.gaussian_score_mean, "(x - mean) divided by the variance std**2")},
         {"id": "ch01.gaussian_score_log_std", "function": "gaussian_score_log_std", "points": 3,
          "description": "score of a diagonal Gaussian with respect to log std",
+         "idea": "write the log-density as a function of s = log std (the exponent and the normalizer both depend "
+                 "on it) and differentiate with respect to s, one dimension at a time",
+         "section": 'Chapter 1, "The score functions in pgnotes"',
          "hint": "with s = log std, d/ds of -(x-mean)^2 exp(-2s)/2 - s",
          "cases": score_cases(score.gaussian_score_log_std, "((x - mean)/std)**2 - 1, per dimension")},
         {"id": "ch01.score_function_estimate", "function": "score_function_estimate", "points": 3,
          "description": "the score-function estimator with a constant baseline",
+         "idea": "the estimate averages, over the samples, each sample's score weighted by how far its fitness "
+                 "lies above the baseline",
+         "section": 'Chapter 1, "From the identity to a gradient estimate, step by step"',
          "hint": "mean over samples of (fitness - baseline) * scores", "cases": estimate_cases()},
         {"id": "ch01.estimate_quadratic_gradient", "function": "estimate_quadratic_gradient", "points": 2,
          "description": "a Monte Carlo gradient estimate from samples (checked statistically)",
+         "idea": "draw the samples from the search distribution with the rng you are given, evaluate f, and weight "
+                 "each sample's score by its fitness; a baseline must not use the sample it is applied to",
+         "section": 'Chapter 1, "From the identity to a gradient estimate, step by step"',
          "hint": "draw the samples with the rng you are given; use the score-function estimator",
          "cases": quadratic_cases()},
     ]

@@ -122,19 +122,34 @@ def main() -> None:
     exercises = [
         {"id": "ch02.reward_to_go", "function": "reward_to_go", "points": 3,
          "description": "reward-to-go G_t of one episode (Algorithms 5-7)",
+         "idea": "the weight of step t counts only the rewards that follow action a_t, each discounted by how many "
+                 "steps later it arrives; a backward pass can reuse the value of the next step",
+         "section": 'Chapter 2, "4. REINFORCE: Algorithms 4 to 7"',
          "hint": "G_t = r_t + gamma * G_{t+1}, computed from the last step backwards", "cases": reward_to_go_cases()},
         {"id": "ch02.surrogate_loss", "function": "surrogate_loss", "points": 2,
          "description": "the REINFORCE surrogate loss whose gradient is minus the policy-gradient estimate",
+         "idea": "the surrogate is built so that its gradient is minus the estimate, and the estimate averages "
+                 "over episodes, not over steps",
+         "section": 'Chapter 2, "4. REINFORCE: Algorithms 4 to 7" (The code)',
          "hint": "L = -(1/N) sum_t w_t log pi(a_t|s_t), N = number of episodes", "cases": surrogate_cases()},
         {"id": "ch02.mean_baseline_weights", "function": "mean_baseline_weights", "points": 3,
          "description": "reward-to-go minus a time-indexed batch-mean baseline",
+         "idea": "the baseline of step t averages the discounted reward-to-go of the episodes that reached step t, "
+                 "and of those only",
+         "section": 'Chapter 2, "6. Baselines"',
          "hint": "compute G_t per episode, then subtract the per-time-step average", "cases": mean_baseline_cases()},
         {"id": "ch02.reinforce_gradient", "function": "reinforce_gradient", "points": 4,
          "description": "REINFORCE gradient of a tabular softmax policy from sampled episodes",
+         "idea": "the score of a step touches only the row of its state; weight it by the step's reward-to-go and "
+                 "by the discount of the step itself, then average over episodes",
+         "section": 'Chapter 2, "4. REINFORCE: Algorithms 4 to 7"',
          "hint": "sum over steps of gamma^t G_t (one_hot(a_t) - pi(s_t)) in row s_t, averaged over episodes",
          "cases": reinforce_gradient_cases()},
         {"id": "ch02.per_decision_weights", "function": "per_decision_weights", "points": 3,
          "description": "per-decision importance-weighted reward-to-go for off-policy episodes",
+         "idea": "each reward is reweighted by the likelihood ratio of all the actions up to and including the one "
+                 "that earned it, no more and no fewer",
+         "section": 'Chapter 2, "9. Off-policy gradients: importance weights and a replay buffer"',
          "hint": "cumulative likelihood ratios rho_{0:t}, then a discounted reverse sum of rho * r", "cases": per_decision_cases()},
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)

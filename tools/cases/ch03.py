@@ -106,18 +106,34 @@ def main() -> None:
     exercises = [
         {"id": "ch03.es_gradient", "function": "es_gradient", "points": 3,
          "description": "the ES estimate (1/(n sigma)) sum_i F_i eps_i of the gradient of E[F]",
+         "idea": "each perturbation is weighted by its fitness; the sum is averaged over the perturbations and "
+                 "rescaled by the noise scale, which must be positive",
+         "section": 'Chapter 3, "3. OpenAI ES (Salimans et al. 2017)"',
          "hint": "one matrix-vector product: fitness @ noise", "cases": es_gradient_cases()},
         {"id": "ch03.centered_ranks", "function": "centered_ranks", "points": 2,
          "description": "centred ranks in [-0.5, 0.5] (Salimans et al. 2017)",
+         "idea": "replace each value by its position in sorted order (lowest first), mapped linearly so the lowest "
+                 "gets -0.5 and the highest 0.5; the permutation that sorts an array is not the same as the rank "
+                 "of each element",
+         "section": 'Chapter 3, "3. OpenAI ES (Salimans et al. 2017)" (The pgnotes code, with the paper\'s tricks)',
          "hint": "np.argsort gives the order; place 0..n-1 at those positions", "cases": rank_cases()},
         {"id": "ch03.antithetic_es_step", "function": "antithetic_es_step", "points": 3,
          "description": "one OpenAI ES step with antithetic pairs and centred ranks (plain SGD)",
+         "idea": "each pair gives two candidates, one on each side of the mean; all 2n fitness values are ranked "
+                 "together and each is paired with its own perturbation, sign included; the step goes uphill",
+         "section": 'Chapter 3, "3. OpenAI ES (Salimans et al. 2017)"',
          "hint": "candidates mean + sigma eps and mean - sigma eps", "cases": antithetic_cases()},
         {"id": "ch03.isotropic_fisher", "function": "isotropic_fisher", "points": 2,
          "description": "closed-form Fisher matrix of N(mu, sigma^2 I) in theta = (mu, log sigma)",
+         "idea": "the Fisher matrix is the expected outer product of the score; the moments of a Gaussian (odd "
+                 "ones vanish) give each block",
+         "section": 'Chapter 3, "2. The natural gradient (Algorithm 9)"',
          "hint": "E[g g^T] with g = ((x - mu)/sigma^2, |x - mu|^2/sigma^2 - d)", "cases": fisher_cases()},
         {"id": "ch03.natural_gradient_step", "function": "natural_gradient_step", "points": 3,
          "description": "lines 6-8 of Algorithm 9 with the empirical Fisher matrix",
+         "idea": "the gradient and the Fisher matrix are both averages over the lambda samples, and the natural "
+                 "step solves a linear system with the Fisher matrix",
+         "section": 'Chapter 3, "2. The natural gradient (Algorithm 9)"',
          "hint": "np.linalg.solve(F, grad) rather than an explicit inverse", "cases": natural_cases()},
     ]
     OUT.write_text(json.dumps({"exercises": exercises}, indent=1) + "\n")

@@ -78,12 +78,21 @@ def main() -> None:
     exercises = [
         {"id": "ch04.ars_update", "function": "ars_update", "points": 3,
          "description": "one ARS update (V1-t) from antithetic returns",
+         "idea": "in V1-t only the best directions (by the better of their two returns) take part, both in the step "
+                 "and in the spread of returns that normalizes it",
+         "section": 'Chapter 4, "Augmented Random Search"',
          "hint": "top-b directions by max(r+, r-), scaled by the std of their returns", "cases": ars_cases()},
         {"id": "ch04.cma_weights", "function": "cma_weights", "points": 2,
          "description": "CMA-ES's positive recombination weights for a population size",
+         "idea": "only the better half of the population gets a weight, the weights fall off with the logarithm of "
+                 "the rank, and they sum to one",
+         "section": 'Chapter 4, "CMA-ES"',
          "hint": "log-linear in the rank, normalized to sum to one", "cases": weights_cases()},
         {"id": "ch04.plan_return", "function": "plan_return", "points": 3,
          "description": "predicted return of action sequences through the Pendulum model",
+         "idea": "simulate one action at a time exactly as the exercise states it: clip the torque, score the "
+                 "current state, then move; the speed limit applies before the angle moves",
+         "section": 'Chapter 4, "Evolution for action selection: planning with CEM through a model"',
          "hint": "roll the dynamics forward once per action, summing rewards", "cases": plan_cases()},
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -66,9 +66,30 @@ def holes_cases() -> list[dict]:
 
 def features_cases() -> list[dict]:
     return [{"name": name, "args": [arr(b, "bool")], "kwargs": {}, "expected": arr(F.bertsekas_features(b)),
-             "compare": "allclose", "rtol": 0, "atol": 1e-12, "points": 1,
+             "compare": "allclose", "rtol": 0, "atol": 1e-12, "points": 1, "check_dtype": True,
              "hint": "heights (one per column), |differences| of neighbours, max height, holes, then the constant 1"}
             for name, b in boards()[1:6]]
+
+
+def _landing_case(name, heights, piece, rotation, column, idea="") -> dict:
+    pw = int(PIECE_WIDTH[piece, rotation])
+    bottom = PIECE_BOTTOM[piece, rotation, :pw]
+    expected = int(fast._landing_row(np.asarray(heights, np.int64), piece, rotation, column))
+    case = {"name": name, "args": [arr(heights, "int64"), arr(bottom, "int64"), column], "kwargs": {},
+            "expected": expected, "compare": "allclose", "rtol": 0, "atol": 0, "points": 1, "check_dtype": True,
+            "hint": "the piece stops at the first row where one of its columns touches: "
+                    "max over i of heights[column + i] - bottom[i], as an int"}
+    if idea:
+        case["idea"] = idea
+    return case
+
+
+def _deciding_column(heights, piece, rotation, column) -> int | None:
+    """The piece column that alone decides the landing row, or None when several tie."""
+    pw = int(PIECE_WIDTH[piece, rotation])
+    gaps = np.asarray(heights[column:column + pw]) - PIECE_BOTTOM[piece, rotation, :pw]
+    best = np.flatnonzero(gaps == gaps.max())
+    return int(best[0]) if len(best) == 1 else None
 
 
 def landing_cases() -> list[dict]:
@@ -81,12 +102,38 @@ def landing_cases() -> list[dict]:
         rotation = int(rng.integers(N_ROT[piece]))
         pw = int(PIECE_WIDTH[piece, rotation])
         column = int(rng.integers(width - pw + 1))
-        bottom = PIECE_BOTTOM[piece, rotation, :pw]
-        expected = int(fast._landing_row(heights.astype(np.int64), piece, rotation, column))
-        cases.append({"name": f"piece {'IOTSZJL'[piece]}, rotation {rotation}, column {column}",
-                      "args": [arr(heights, "int64"), arr(bottom, "int64"), column], "kwargs": {},
-                      "expected": expected, "compare": "allclose", "rtol": 0, "atol": 0, "points": 1,
-                      "hint": "the piece stops at the first row where one of its columns touches: max over i of heights[column + i] - bottom[i]"})
+        cases.append(_landing_case(f"piece {'IOTSZJL'[piece]}, rotation {rotation}, column {column}",
+                                   heights, piece, rotation, column))
+    # cases where a column other than the left one decides, and where the tallest column under
+    # the piece is not the one that stops it (the piece's cell there sits higher)
+    rng = np.random.default_rng(78)
+    wanted = [("right", "the piece's right column decides"), ("middle", "the piece's middle column decides"),
+              ("tallest", "the tallest column under the piece does not decide")]
+    for kind, name in wanted:
+        while True:
+            piece = int(rng.integers(7))
+            rotation = int(rng.integers(N_ROT[piece]))
+            pw = int(PIECE_WIDTH[piece, rotation])
+            if pw < (3 if kind == "middle" else 2):
+                continue
+            heights = rng.integers(0, 8, size=10)
+            column = int(rng.integers(10 - pw + 1))
+            decides = _deciding_column(heights, piece, rotation, column)
+            under = heights[column:column + pw]
+            bottom = PIECE_BOTTOM[piece, rotation, :pw]
+            left_guess = int(under.max() - bottom[0])
+            expected = int(fast._landing_row(heights.astype(np.int64), piece, rotation, column))
+            if decides is None or expected == left_guess or expected == int(under[0] - bottom[0]):
+                continue
+            if kind == "right" and decides == pw - 1:
+                break
+            if kind == "middle" and 0 < decides < pw - 1:
+                break
+            if kind == "tallest" and int(np.argmax(under)) != decides and len(np.flatnonzero(under == under.max())) == 1:
+                break
+        cases.append(_landing_case(f"{name}: piece {'IOTSZJL'[piece]}, rotation {rotation}, column {column}",
+                                   heights, piece, rotation, column,
+                                   idea="every column of the piece can be the one that stops it"))
     return cases
 
 
@@ -114,15 +161,27 @@ def main() -> None:
     exercises = [
         {"id": "ch05.holes", "function": "holes", "points": 3,
          "description": "count the holes of a Tetris board",
+         "idea": "a hole is an empty cell with a filled cell somewhere above it in the same column; count cells, "
+                 "not columns, and row 0 is the bottom",
+         "section": 'Chapter 5, "Features: what the controller sees"',
          "hint": "for each column, the empty cells below its highest filled cell", "cases": holes_cases()},
         {"id": "ch05.landing_row", "function": "landing_row", "points": 2,
          "description": "where a piece dropped straight down comes to rest",
+         "idea": "the piece falls until any one of its columns touches the stack; any of its columns can be the one "
+                 "that stops it, depending on the height under it and on the piece's lowest cell there",
+         "section": 'Chapter 5, "A simulator within reach of C speed"',
          "hint": "only the column heights and the piece's lowest cell per column matter", "cases": landing_cases()},
         {"id": "ch05.bertsekas_features", "function": "bertsekas_features", "points": 3,
          "description": "the 2 * width + 2 Bertsekas features of a board",
+         "idea": "a column's height counts from the bottom up to and including its highest filled cell (0 for an "
+                 "empty column, whatever lies below); the features follow the order of the chapter's table, as floats",
+         "section": 'Chapter 5, "Features: what the controller sees"',
          "hint": "heights, absolute differences of adjacent heights, max height, holes, 1", "cases": features_cases()},
         {"id": "ch05.noisy_cem_update", "function": "noisy_cem_update", "points": 3,
          "description": "one update of the noisy cross-entropy method (returns mean and variance)",
+         "idea": "keep the samples with the highest fitness (ties go to the earlier sample), fit a Gaussian to them "
+                 "alone, then widen its variance, not its standard deviation, by the extra noise",
+         "section": 'Chapter 5, "Key equations: CEM and its extra noise"',
          "hint": "sort by fitness, keep the best n_elite, fit mean and variance, add the noise", "cases": cem_cases()},
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -52,9 +52,15 @@ def reconstruct_cases() -> list[dict]:
                       "expected": arr(expected), "compare": "allclose", "rtol": 0, "atol": 0, "points": 1,
                       "hint": "perturbation j is the slice noise[indices[j] : indices[j] + dim], one row per index"})
     t = table(4, 20)
-    cases.append({"name": "an index too close to the end of the table", "args": [arr(t.noise), arr([3, 15], "int64"), 8],
-                  "kwargs": {}, "expected": "ValueError", "compare": "raises", "points": 1,
-                  "hint": "indices[j] + dim must not exceed len(noise): raise ValueError instead of returning a short slice"})
+    hint = ("0 <= indices[j] and indices[j] + dim <= len(noise) for every j: raise ValueError instead of returning "
+            "a short or wrapped-around slice")
+    for name, idx, dim in [("an index too close to the end of the table", [3, 15], 8),
+                           ("a single index whose slice runs past the end", [15], 8),
+                           ("a single negative index", [-3], 4),
+                           ("an index past the end of the table", [25], 1)]:
+        cases.append({"name": name, "args": [arr(t.noise), arr(idx, "int64"), dim], "kwargs": {},
+                      "expected": "ValueError", "compare": "raises", "points": 1, "hint": hint,
+                      "idea": "a slice that does not fit in the table must be refused, even when it is the only one"})
     return cases
 
 
@@ -87,7 +93,7 @@ def sort_cases() -> list[dict]:
         indices, returns = gather_to_arrays(rows, directions, 1)
         cases.append({"name": name, "args": [arr(rows), directions], "kwargs": {},
                       "expected": [arr(indices, "int64"), arr(returns[:, 0])],
-                      "compare": "allclose", "rtol": 0, "atol": 0, "points": 1,
+                      "compare": "allclose", "rtol": 0, "atol": 0, "points": 1, "check_dtype": True,
                       "hint": "drop rows with k < 0 (padding), sort the rest by k, return (indices as int, returns)"})
     rows = gathered_rows(4, 2, 14)
     rows[2, 0] = 0.0  # direction 0 twice, direction 2 missing
@@ -121,13 +127,22 @@ def main() -> None:
     exercises = [
         {"id": "ch06.reconstruct_perturbations", "function": "reconstruct_perturbations", "points": 3,
          "description": "rebuild every worker's perturbation from the shared noise table and the gathered indices",
+         "idea": "each perturbation is a slice of the shared table starting at its index; a slice that would run "
+                 "past either end of the table is an error, not a short row",
+         "section": 'Chapter 6, "Key equations"',
          "hint": "a perturbation is a slice of the table; check the slice fits", "cases": reconstruct_cases()},
         {"id": "ch06.sort_gathered", "function": "sort_gathered", "points": 3,
          "description": "put all_gather's padded blocks of [k, index, return] rows into direction order",
+         "idea": "drop the padding, put the rows in direction order, and make sure every direction appears exactly "
+                 "once; the noise indices come back as integers",
+         "section": 'Chapter 6, "The pgnotes code"',
          "hint": "the same order on every worker and for every world size gives the same update",
          "cases": sort_cases()},
         {"id": "ch06.algorithm2_update", "function": "algorithm2_update", "points": 3,
          "description": "line 11 of Algorithm 2: the update from indices and scalar returns only",
+         "idea": "line 11 of Salimans et al.'s Algorithm 2: rebuild each perturbation from the table and weight it "
+                 "by its raw return; the step goes uphill",
+         "section": 'Chapter 6, "Pseudocode"',
          "hint": "theta + alpha / (n sigma) sum_j F_j eps_j", "cases": update_cases()},
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)
