@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tetris-cem": ("pgnotes.experiments.tetris_cem", "noisy CEM on Tetris, the Szita & Lorincz protocol (resumable)"),
     "tetris-dellacherie": ("pgnotes.experiments.tetris_dellacherie", "Dellacherie's hand-coded Tetris controller, mean lines"),
     "es-cartpole": ("pgnotes.experiments.es_cartpole", "OpenAI ES, linear policy, CartPole-v1: generations and episodes to 475"),
+    "ppo-cartpole": ("pgnotes.experiments.ppo_cartpole", "PPO or TRPO on CartPole-v1: environment steps to 475 over 100 episodes"),
     "es-mujoco": ("pgnotes.experiments.es_mujoco", "OpenAI ES, linear policy with obs normalization, Swimmer-v5 (or another MuJoCo task)"),
 }
 
