@@ -2,6 +2,8 @@
 
 Each entry of ``COMMANDS`` names a module that defines ``add_arguments(parser)`` and
 ``run(args) -> int``; modules are imported only when their subcommand is used.
+``pgnotes --version`` prints the package version. A flag no command knows is a usage
+error (exit status 2), as with any argparse program.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pgnotes import __version__
+
     parser = argparse.ArgumentParser(prog="pgnotes", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"pgnotes {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, add_help=False)  # -h goes to the command

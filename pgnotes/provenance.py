@@ -11,11 +11,17 @@ import platform
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the clone's root when pgnotes is used from a clone
 
 
 def git_commit(*, mark_dirty: bool = True) -> str:
-    """The commit of the checkout (``+dirty`` if tracked files changed), or ``"unknown"`` outside git."""
+    """The commit of the clone pgnotes runs from (``+dirty`` if tracked files changed).
+
+    ``"unknown"`` when pgnotes is not used from a git clone of the course (an installed wheel:
+    its site-packages folder is never asked, even if it happens to lie inside some other repository).
+    """
+    if not ((ROOT / ".git").exists() and (ROOT / "pyproject.toml").is_file()):
+        return "unknown"
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               check=True, timeout=10).stdout.strip()
@@ -34,7 +40,10 @@ def environment() -> dict:
     import numpy as np
     import torch
 
+    from pgnotes import __version__
+
     return {
+        "pgnotes": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "gymnasium": gymnasium.__version__,

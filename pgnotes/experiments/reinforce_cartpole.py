@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 from pgnotes.provenance import environment, git_commit
 
-ROOT = Path(__file__).resolve().parents[2]
 
 VARIANTS = {
     "whole_return": {"estimator": "whole_return", "baseline": "none"},
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--episodes", type=int, default=1000, help="training episodes per run (default 1000)")
-    parser.add_argument("--out", default=str(ROOT / "results" / "reinforce_cartpole.json"))
+    parser.add_argument("--out", default="results/reinforce_cartpole.json")
     parser.add_argument("--progress", action="store_true", help="show a progress bar per run")
     args = parser.parse_args(argv)
     if args.episodes < 1:

@@ -28,7 +28,6 @@ import time
 
 import numpy as np
 
-from pgnotes.experiments.reinforce_cartpole import ROOT
 from pgnotes.provenance import environment, git_commit
 
 WEIGHTINGS = {
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(ROOT / "results" / "reinforce_offpolicy.json"))
+    parser.add_argument("--out", default="results/reinforce_offpolicy.json")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.repeats < 2:
         parser.error("--batch must be >= 1 and --repeats >= 2")

@@ -20,7 +20,7 @@ import argparse
 import sys
 import time
 
-from pgnotes.experiments.reinforce_cartpole import ROOT, final_params
+from pgnotes.experiments.reinforce_cartpole import final_params
 from pgnotes.provenance import environment, git_commit
 
 CONFIG = {
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=6000)
-    parser.add_argument("--out", default=str(ROOT / "results" / "reinforce_pendulum.json"))
+    parser.add_argument("--out", default="results/reinforce_pendulum.json")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")

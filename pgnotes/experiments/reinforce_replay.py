@@ -28,7 +28,6 @@ import time
 
 import numpy as np
 
-from pgnotes.experiments.reinforce_cartpole import ROOT
 from pgnotes.provenance import environment, git_commit
 
 VARIANTS = {
@@ -43,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--episodes", type=int, default=300)
-    parser.add_argument("--out", default=str(ROOT / "results" / "reinforce_replay.json"))
+    parser.add_argument("--out", default="results/reinforce_replay.json")
     args = parser.parse_args(argv)
     if args.episodes < 10:
         parser.error("--episodes must be >= 10")

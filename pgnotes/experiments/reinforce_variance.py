@@ -39,7 +39,6 @@ import time
 
 import numpy as np
 
-from pgnotes.experiments.reinforce_cartpole import ROOT
 from pgnotes.provenance import environment, git_commit
 
 VARIANTS = {
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gamma", type=float, default=1.0, help="discount of the measured estimators (default 1: all unbiased for the same gradient)")
     parser.add_argument("--value-batches", type=int, default=30, help="fresh batches to refit the frozen value net at --gamma")
-    parser.add_argument("--out", default=str(ROOT / "results" / "reinforce_variance.json"))
+    parser.add_argument("--out", default="results/reinforce_variance.json")
     args = parser.parse_args(argv)
     if sorted(args.stages) != args.stages or args.stages[0] < 0:
         parser.error("--stages must be increasing and >= 0")
