@@ -922,6 +922,118 @@ def _(theta, noise, indices, returns, sigma, alpha):
     return theta
 
 
+
+# --- more mistakes, found by trying the exercises as a learner ---------------------------------
+
+@mutant("ch02.reward_to_go", "rejects gamma = 0 (checks 0 < gamma)")
+def _(rewards, gamma):
+    if not 0 < gamma <= 1:
+        raise ValueError("gamma")
+    return rtg(rewards, gamma)
+
+
+@mutant("ch02.reward_to_go", "rejects only gamma > 1")
+def _(rewards, gamma):
+    if gamma > 1:
+        raise ValueError("gamma")
+    return rtg(rewards, gamma)
+
+
+@mutant("ch02.mean_baseline_weights", "leave-one-out baseline (other episodes only)")
+def _(episodes, gamma):
+    g = [rtg(r, gamma) for r in episodes]
+    out = []
+    for i, x in enumerate(g):
+        b = np.array([np.mean([y[t] for j, y in enumerate(g) if j != i and len(y) > t] or [0.0])
+                      for t in range(len(x))])
+        out.append(x - b)
+    return np.concatenate(out)
+
+
+@mutant("ch02.reinforce_gradient", "gamma^t on an undiscounted reward-to-go")
+def _(theta, states, actions, rewards, gamma):
+    pi, grad = softmax_rows(theta), np.zeros_like(theta)
+    for s_ep, a_ep, r_ep in zip(states, actions, rewards):
+        g = rtg(r_ep, 1.0)
+        for t, (s, a) in enumerate(zip(s_ep, a_ep)):
+            grad[s] += gamma**t * g[t] * (np.eye(theta.shape[1])[a] - pi[s])
+    return grad / len(states)
+
+
+@mutant("ch03.es_gradient", "subtracts the mean fitness")
+def _(noise, fitness, sigma):
+    if sigma <= 0:
+        raise ValueError("sigma")
+    return (fitness - fitness.mean()) @ noise / (len(fitness) * sigma)
+
+
+@mutant("ch03.antithetic_es_step", "minus values ranked first, paired with [eps; -eps]")
+def _(mean, eps, fitness_plus, fitness_minus, sigma, lr):
+    noise = np.concatenate([eps, -eps])
+    u = ranks01(np.concatenate([fitness_minus, fitness_plus]))
+    return mean + lr * u @ noise / (len(u) * sigma)
+
+
+@mutant("ch03.antithetic_es_step", "moves the caller's mean in place")
+def _(mean, eps, fitness_plus, fitness_minus, sigma, lr):
+    noise = np.concatenate([eps, -eps])
+    u = ranks01(np.concatenate([fitness_plus, fitness_minus]))
+    mean += lr * u @ noise / (len(u) * sigma)
+    return mean
+
+
+@mutant("ch04.ars_update", "divides by sigma_R squared")
+def _(theta, deltas, r_plus, r_minus, step_size, top_b):
+    order = np.argsort(-np.maximum(r_plus, r_minus), kind="stable")[:top_b]
+    s = np.concatenate([r_plus[order], r_minus[order]]).std()
+    return _ars(theta, deltas, r_plus, r_minus, step_size, top_b, sigma_r=s**2)
+
+
+@mutant("ch04.ars_update", "updates theta in place")
+def _(theta, deltas, r_plus, r_minus, step_size, top_b):
+    theta += _ars(theta, deltas, r_plus, r_minus, step_size, top_b) - theta
+    return theta
+
+
+@mutant("ch04.plan_return", "angle from arccos(cos theta), losing its sign")
+def _(obs, plans):
+    return _pendulum(np.array([np.cos(np.arccos(obs[0])), abs(obs[1]), obs[2]]), plans)
+
+
+@mutant("ch04.plan_return", "atan2 with cos and sin swapped")
+def _(obs, plans):
+    return _pendulum(np.array([obs[1], obs[0], obs[2]]), plans)
+
+
+@mutant("ch04.plan_return", "clips the caller's plans in place")
+def _(obs, plans):
+    np.clip(plans, -2, 2, out=plans)
+    return _pendulum(obs, plans)
+
+
+@mutant("ch05.holes", "empty cells between the lowest and the highest filled cell only")
+def _(board):
+    total = 0
+    for c in range(board.shape[1]):
+        rows = np.flatnonzero(board[:, c])
+        if len(rows):
+            total += int((~board[rows[0]:rows[-1], c]).sum())
+    return total
+
+
+@mutant("ch05.landing_row", "tallest column minus the piece's lowest offset")
+def _(heights, bottom, column):
+    return int(np.max(heights[column:column + len(bottom)]) - np.min(bottom))
+
+
+@mutant("ch05.noisy_cem_update", "sorts the caller's samples in place")
+def _(samples, fitness, n_elite, noise):
+    order = np.argsort(-fitness, kind="stable")
+    samples[:] = samples[order]
+    e = samples[:n_elite]
+    return e.mean(axis=0), e.var(axis=0) + noise
+
+
 # --- the tests -------------------------------------------------------------------------------
 
 class _Shell:

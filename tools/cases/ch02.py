@@ -42,12 +42,15 @@ def reward_to_go_cases() -> list[dict]:
     for name, rewards, gamma in [("three steps, gamma 0.5", [1.0, 2.0, 3.0], 0.5),
                                  ("CartPole-like: ten rewards of 1, gamma 0.99", np.ones(10), 0.99),
                                  ("random rewards, no discount", rng.normal(size=7).round(3), 1.0),
-                                 ("a single step", [4.0], 0.9)]:
+                                 ("a single step", [4.0], 0.9),
+                                 ("gamma 0: only the reward that follows each action", [1.0, -2.0, 0.5], 0.0)]:
         cases.append(close(name, [arr(rewards), gamma], arr(reward_to_go(rewards, gamma)),
                            "work backwards: G[T-1] = r[T-1], then G[t] = r[t] + gamma * G[t+1]"))
-    cases.append({"name": "gamma outside [0, 1] is an error", "args": [arr([1.0, 2.0]), 1.5], "kwargs": {},
-                  "expected": "ValueError", "compare": "raises", "points": 1,
-                  "hint": "raise ValueError when gamma is not in [0, 1]"})
+    for name, gamma in [("gamma above 1 is an error", 1.5), ("a negative gamma is an error", -0.1)]:
+        cases.append({"name": name, "args": [arr([1.0, 2.0]), gamma], "kwargs": {},
+                      "expected": "ValueError", "compare": "raises", "points": 1,
+                      "idea": "a discount outside [0, 1] is an error the caller must hear about (both ends are allowed)",
+                      "hint": "raise ValueError when gamma is not in [0, 1]"})
     return cases
 
 
