@@ -1,6 +1,6 @@
 r"""Separable natural evolution strategies (SNES), maximizing fitness (chapter 3).
 
-SNES (Schaul, Glasmachers & Schmidhuber 2011; Wierstra et al. 2014, Algorithm 6) searches with
+SNES (Schaul, Glasmachers & Schmidhuber 2011; Wierstra et al. 2014, section on separable NES) searches with
 a diagonal Gaussian :math:`\mathcal N(\mu, \operatorname{diag}\sigma^2)` and follows the natural
 gradient of the expected fitness with respect to :math:`\mu` **and** :math:`\sigma`, so the step
 size of every coordinate adapts itself. One generation, in local coordinates

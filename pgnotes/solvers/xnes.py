@@ -1,7 +1,7 @@
 r"""Exponential natural evolution strategies (xNES), maximizing fitness (chapter 3).
 
 xNES (Glasmachers, Schaul, Sun, Wierstra & Schmidhuber 2010; Wierstra et al. 2014,
-Algorithm 5) searches with a full Gaussian :math:`\mathcal N(\mu, A A^\top)`, the factor written
+section on xNES) searches with a full Gaussian :math:`\mathcal N(\mu, A A^\top)`, the factor written
 as :math:`A = \sigma B` (a global step size times a shape matrix), and takes natural-gradient
 steps in the **local coordinates** :math:`s = A^{-1}(x - \mu)` of the current distribution,
 where the Fisher matrix is the identity. One generation:
