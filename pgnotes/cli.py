@@ -16,9 +16,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("pgnotes.grading.batch", "grade submitted notebooks into a gradebook (CSV + JSON report)"),
     "tetris-cem": ("pgnotes.experiments.tetris_cem", "noisy CEM on Tetris, the Szita & Lorincz protocol (resumable)"),
     "tetris-dellacherie": ("pgnotes.experiments.tetris_dellacherie", "Dellacherie's hand-coded Tetris controller, mean lines"),
-    "es-cartpole": ("pgnotes.experiments.es_cartpole", "OpenAI ES, linear policy, CartPole-v1: generations and episodes to 475"),
+    "es-cartpole": ("pgnotes.experiments.es_cartpole", "OpenAI ES, SNES, xNES, CEM and CMA-ES, linear policy, CartPole-v1: training episodes to 475"),
     "ppo-cartpole": ("pgnotes.experiments.ppo_cartpole", "PPO or TRPO on CartPole-v1: environment steps to 475 over 100 episodes"),
-    "es-mujoco": ("pgnotes.experiments.es_mujoco", "OpenAI ES, linear policy with obs normalization, Swimmer-v5 (or another MuJoCo task)"),
+    "es-mujoco": ("pgnotes.experiments.es_mujoco", "OpenAI ES, SNES or xNES, linear policy with obs normalization, Swimmer-v5 (or another MuJoCo task)"),
 }
 
 
