@@ -214,3 +214,57 @@ def watch(run: dict, *, seed: int = 0, deterministic: bool = False, every: int =
     playback = play(policy, run["config"]["env_id"], seed=seed, deterministic=deterministic)
     anim = animate(playback, every=every, interval=interval, title=title)
     return animation_html(anim), playback
+
+
+def store_params(name: str, *, seed: int, variant: str | None = None, results_dir: str = "results") -> dict:
+    """Retrain one stored run with its own config and add its ``final_params`` to ``results/<name>.json``. Chapter 2.
+
+    For results written before the experiment commands stored final parameters: training is
+    deterministic for a given seed, so the retrained run must reproduce the stored learning curve
+    exactly. Whether it did is stored next to the parameters (``final_params_reproduced``); the
+    command refuses to store parameters whose curve differs.
+    """
+    import json
+    from pathlib import Path
+
+    from pgnotes.checkpoint import write_json_atomic
+    from pgnotes.rl.reinforce import train
+
+    path = Path(results_dir) / f"{name}.json"
+    data = json.loads(path.read_text())
+    matches = [r for r in data["runs"] if r["seed"] == seed and (variant is None or r.get("variant") == variant)]
+    if len(matches) != 1:
+        raise ValueError(f"{path} has {len(matches)} runs with seed={seed} and variant={variant!r}; name exactly one")
+    run = matches[0]
+    result = train(**run["config"], progress=False)
+    reproduced = result.history.mean_return == run["mean_return"] and result.history.eval_mean == run.get("eval_mean", result.history.eval_mean)
+    if not reproduced:
+        raise RuntimeError(f"retraining seed {seed} of {name} did not reproduce the stored learning curve; parameters not stored")
+    from pgnotes.experiments.reinforce_cartpole import final_params
+
+    run["final_params"] = final_params(result.policy)
+    run["final_params_reproduced"] = f"retrained with the stored config by `python -m pgnotes.watch {name} --seed {seed}" + (
+        f" --variant {variant}`" if variant else "`") + "; learning curve and evaluations identical to the stored run"
+    write_json_atomic(path, data)
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pgnotes.watch NAME --seed S [--variant V]``: add one run's final parameters to results/NAME.json."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("name", help="results file stem, e.g. reinforce_cartpole or reinforce_pendulum")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--variant", default=None, help="run variant (reinforce_cartpole: e.g. reward_to_go+value)")
+    parser.add_argument("--results-dir", default="results")
+    args = parser.parse_args(argv)
+    run = store_params(args.name, seed=args.seed, variant=args.variant, results_dir=args.results_dir)
+    print(f"stored {len(run['final_params'])} parameters for seed {args.seed} of {args.name}: {run['final_params_reproduced']}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
