@@ -6,7 +6,7 @@ Run it (resumable: interrupt it at any point and run the same command again)::
     python -m pgnotes.experiments.ars_mujoco --preset halfcheetah-v2t --seeds 0 --time-budget 600 --workers 2
 
 Each (preset, seed) run checkpoints atomically after every iteration to
-``checkpoints/ars/<preset>_seed<k>.ckpt``; ``results/ars_<preset>.json`` is rewritten atomically
+``checkpoints/ars/<preset>_seed<k>.ckpt`` (relative to the current directory); ``results/ars_<preset>.json`` is rewritten atomically
 after every run segment with the config, commit, per-seed learning curves, episodes to threshold
 and CPU/wall time, and a ``status`` per seed: ``"reached"`` (threshold reached), ``"budget"``
 (``max_episodes`` used without reaching it) or ``"stopped"`` (time budget hit; run the command
@@ -29,7 +29,6 @@ from pgnotes.checkpoint import write_json_atomic
 from pgnotes.solvers.ars import ARSConfig, train_ars
 from pgnotes.provenance import git_commit
 
-ROOT = Path(__file__).resolve().parents[2]
 
 PRESETS: dict[str, ARSConfig] = {
     "swimmer-v1": ARSConfig(env_id="Swimmer-v5", version="V1", n_directions=1, top_b=None, step_size=0.02, noise=0.01,
@@ -55,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     config = PRESETS[args.preset]
     if args.max_episodes is not None:
         config = dataclasses.replace(config, max_episodes=args.max_episodes)
-    out = Path(args.out) if args.out else ROOT / "results" / f"ars_{args.preset}.json"
-    ckpt_dir = ROOT / "checkpoints" / "ars"
+    out = Path(args.out) if args.out else Path("results") / f"ars_{args.preset}.json"  # relative to the cwd
+    ckpt_dir = Path(args.checkpoint_dir)
     previous = {}
     if out.exists():
         import json
@@ -92,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(out, {
             "preset": args.preset, "config": dataclasses.asdict(config), "commit": git_commit(),
             "command": f"python -m pgnotes.experiments.ars_mujoco --preset {args.preset} --seeds "
-                       + " ".join(map(str, sorted(runs))),
+                       + " ".join(map(str, sorted(runs)))
+                       + (f" --max-episodes {args.max_episodes}" if args.max_episodes is not None else "")
+                       + (f" --out {args.out}" if args.out else ""),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
             "paper_table1": PAPER_TABLE1, "runs": [runs[k] for k in sorted(runs)],
         })
@@ -105,7 +106,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="rollout processes (default 1)")
     parser.add_argument("--time-budget", type=float, default=None, help="seconds for this invocation; resume later")
     parser.add_argument("--max-episodes", type=int, default=None, help="override the preset's episode budget")
-    parser.add_argument("--out", default=None, help="results file (default results/ars_<preset>.json)")
+    parser.add_argument("--out", default=None, help="results file (default results/ars_<preset>.json, relative to the cwd)")
+    parser.add_argument("--checkpoint-dir", default="checkpoints/ars", help="checkpoints, relative to the cwd")
     parser.add_argument("--quiet", action="store_true")
 
 

@@ -24,8 +24,6 @@ from pgnotes.planning import (CEMPlanner, FeatureModel, MLPModel, collect_random
                               pendulum_reward, run_episode)
 from pgnotes.provenance import git_commit
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=20)
     parser.add_argument("--popsize", type=int, default=100)
     parser.add_argument("--iterations", type=int, default=5)
-    parser.add_argument("--out", default=str(ROOT / "results" / "ch04_cem_planning.json"))
+    parser.add_argument("--out", default="results/ch04_cem_planning.json", help="relative to the cwd")
     args = parser.parse_args(argv)
 
     data = collect_random_transitions(episodes=args.data_episodes, seed=1)

@@ -41,8 +41,6 @@ from pgnotes.solvers.random_search import RandomSearch
 from pgnotes.solvers.simple_ea import SimpleEA
 from pgnotes.provenance import git_commit
 
-ROOT = Path(__file__).resolve().parents[2]
-
 #: name -> (description of the settings, factory(x0, seed) -> solver)
 METHODS: dict[str, tuple[str, Callable]] = {
     "random search": ("100 samples per generation from N(x0, I)",
@@ -78,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=20_000, help="evaluations per run")
     parser.add_argument("--target", type=float, default=1e-2, help="success: best sphere value below this")
-    parser.add_argument("--out", default=str(ROOT / "results" / "ch04_dimension_scaling.json"))
+    parser.add_argument("--out", default="results/ch04_dimension_scaling.json", help="relative to the cwd")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     rows = []
