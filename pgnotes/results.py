@@ -33,6 +33,10 @@ PACKAGED_RESULTS = "_results"
 COMMANDS: dict[str, str] = {
     "es_cartpole": "pgnotes es-cartpole",
     "es_swimmer": "pgnotes es-mujoco --seeds 0 1 2 3 4",
+    "es_swimmer_snes": "pgnotes es-mujoco --method snes --eval-every 8 --seeds 0 1 2 3 4",
+    "ch04_watch_swimmer": "python -m pgnotes.watch_mujoco --result ars_swimmer-v1 --seed 0 --out results/ch04_watch_swimmer.json",
+    "ch04_watch_halfcheetah": ("python -m pgnotes.watch_mujoco --result ars_halfcheetah-v2t --seed 1 "
+                               "--out results/ch04_watch_halfcheetah.json"),
     "ars_swimmer-v1": "python -m pgnotes.experiments.ars_mujoco --preset swimmer-v1 --seeds 0 1 2 3 4",
     "ars_halfcheetah-v2t": "python -m pgnotes.experiments.ars_mujoco --preset halfcheetah-v2t --seeds 0 1 2 3 4",
     "ch04_cem_planning": "python -m pgnotes.experiments.cem_planning",
@@ -80,7 +84,14 @@ def results_dirs() -> list[Path]:
 def command_for(name: str) -> str | None:
     """The command that writes ``results/<name>.json``, or None if the course has none."""
     stem = name[: -len(".json")] if name.endswith(".json") else name
-    return COMMANDS.get(stem)
+    if stem in COMMANDS:
+        return COMMANDS[stem]
+    if stem.isidentifier():  # an experiment module named like its results file
+        from importlib.util import find_spec
+
+        if find_spec(f"pgnotes.experiments.{stem}") is not None:
+            return f"python -m pgnotes.experiments.{stem}"
+    return None
 
 
 def result_path(name: str) -> Path:

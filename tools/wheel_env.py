@@ -3,9 +3,9 @@
 Used by tests/test_standalone_notebooks.py (every notebook run alone, as on Colab) and
 tests/test_install.py (a practitioner's ``pip install``). By hand::
 
-    .venv/bin/python tools/wheel_env.py /tmp/standalone        # prints the environment's python
-    cd $(mktemp -d) && cp ~/pgnotes/book/ch03_natural_es.ipynb . && \\
-        JUPYTER_PATH=/tmp/standalone/jupyter /tmp/standalone/env/bin/jupyter-nbconvert --execute ...
+    .venv/bin/python tools/wheel_env.py /tmp/standalone   # prints the environment's python
+    cd "$(mktemp -d)" && cp ~/pgnotes/book/ch03_natural_es.ipynb . && \\
+        /tmp/standalone/env/bin/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env ch03_natural_es.ipynb
 
 The environment is a venv (no system site-packages) whose only view of the installed
 dependencies is a ``.pth`` file listing folders: either this venv's site-packages (everything
@@ -95,12 +95,11 @@ def course_site_dirs() -> list[str]:
     return list(dict.fromkeys(d for d in dirs if Path(d).is_dir()))
 
 
-def dependency_closure_dir(dest: Path, requirements: list[str]) -> Path:
-    """A folder of links to the installed distributions ``requirements`` need, recursively.
+def dependency_closure(requirements: list[str]) -> dict[str, set[str]]:
+    """Installed distributions ``requirements`` need, recursively: {canonical name: extras used}.
 
-    Markers are evaluated for this interpreter; extras are followed. Each distribution's
-    top-level files and folders (from its RECORD, including its .dist-info) are linked, so
-    both imports and pip see exactly these distributions.
+    Markers are evaluated for this interpreter and extras are followed. Raises
+    ``importlib.metadata.PackageNotFoundError`` for a requirement that is not installed.
     """
     from importlib import metadata
 
@@ -108,10 +107,6 @@ def dependency_closure_dir(dest: Path, requirements: list[str]) -> Path:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    out = Path(dest) / "deps"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
     seen: dict[str, set[str]] = {}
     todo = [Requirement(r) for r in requirements]
     while todo:
@@ -121,18 +116,64 @@ def dependency_closure_dir(dest: Path, requirements: list[str]) -> Path:
         if name in seen and extras <= seen[name]:
             continue
         seen.setdefault(name, set()).update(extras)
-        dist = metadata.distribution(req.name)
-        for text in dist.requires or []:
+        for text in metadata.distribution(req.name).requires or []:
             sub = Requirement(text)
             envs = [dict(default_environment(), extra=e) for e in (seen[name] or {""})]
             if sub.marker is None or any(sub.marker.evaluate(e) for e in envs):
                 todo.append(sub)
+    return seen
+
+
+def dependency_closure_dir(dest: Path, requirements: list[str]) -> Path:
+    """A folder of links to the installed distributions ``requirements`` need (:func:`dependency_closure`).
+
+    Each distribution's top-level files and folders (from its RECORD, its .dist-info included)
+    are linked, so imports and pip both see exactly these distributions.
+    """
+    from importlib import metadata
+
+    out = Path(dest) / "deps"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in dependency_closure(requirements):
+        dist = metadata.distribution(name)
         base = Path(str(dist.locate_file("")))
         tops = {Path(str(f)).parts[0] for f in dist.files or [] if not str(f).startswith("..")}
         for top in tops:
             target = base / top
             if target.exists() and not (out / top).exists():
                 (out / top).symlink_to(target)
+    return out
+
+
+def wheel_requirements(wheel: Path, extras: tuple[str, ...] = ()) -> list[str]:
+    """The wheel's Requires-Dist lines that apply with ``extras`` (none: the library's own)."""
+    import zipfile
+    from email.parser import Parser
+
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(archive.read(name).decode())
+    wanted, out = set(extras) | {""}, []
+    todo = list(wanted)
+    while todo:  # follow self-references such as pgnotes[mujoco,grade]
+        extra = todo.pop()
+        for text in meta.get_all("Requires-Dist") or []:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate(dict(default_environment(), extra=extra)):
+                continue
+            if canonicalize_name(req.name) == canonicalize_name(meta["Name"]):
+                todo += [e for e in req.extras if e not in wanted]
+                wanted |= set(req.extras)
+                continue
+            req.marker = None
+            if str(req) not in out:
+                out.append(str(req))
     return out
 
 
