@@ -70,6 +70,7 @@ def cumulative_ratios(batch: EpisodeBatch, target_logp) -> np.ndarray:
 
     :math:`\mu`'s log-probabilities are the ``log_probs`` stored with each episode.
     """
+    _validate.instance("batch", batch, EpisodeBatch, "pgnotes.rl.rollouts.EpisodeBatch")
     target_logp = _validate.finite_array("target_logp", target_logp, shape=(batch.num_steps,))
     log_ratio = target_logp - batch.log_probs
     out = np.empty_like(log_ratio)
@@ -78,6 +79,12 @@ def cumulative_ratios(batch: EpisodeBatch, target_logp) -> np.ndarray:
         stop = start + len(e)
         out[start:stop] = np.exp(np.cumsum(log_ratio[start:stop]))
         start = stop
+    if not np.all(np.isfinite(out)):
+        worst = float(np.max(np.abs(target_logp - batch.log_probs)))
+        raise ValueError(
+            "target_logp makes the likelihood ratios pi/mu overflow (largest |log pi - log mu| per step "
+            f"{worst:.3g}): target_logp must be the target policy's log-probabilities of the batch's actions"
+        )
     return out
 
 
@@ -121,6 +128,7 @@ def off_policy_weights(
     gamma = _validate.probability("gamma", gamma, open_low=False)
     if clip is not None:
         clip = _validate.positive("clip", clip)
+    _validate.boolean("self_normalize", self_normalize)
     rho = cumulative_ratios(batch, target_logp)
     if mode == "none":
         rho = np.ones_like(rho)
@@ -190,6 +198,9 @@ class ReplayBuffer:
 
     def add(self, episodes: Sequence[Episode]) -> None:
         """Append episodes (dropping the oldest beyond ``capacity``)."""
+        if isinstance(episodes, Episode) or not hasattr(episodes, "__iter__"):
+            raise TypeError(f"episodes must be a list of Episode objects, got {type(episodes).__name__}")
+        episodes = list(episodes)
         for e in episodes:
             if not isinstance(e, Episode):
                 raise TypeError(f"episodes must be Episode objects, got {type(e).__name__}")
@@ -244,6 +255,16 @@ class OffPolicyConfig:
             raise ValueError(f"batch_size must be <= capacity ({self.capacity}), got {self.batch_size}")
         if self.clip is not None:
             _validate.positive("clip", self.clip)
+        if ":" not in str(self.env_id):
+            _validate.env_id("env_id", self.env_id)
+        if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
+            raise TypeError(f"hidden must be a sequence of layer sizes, e.g. (32,), got {type(self.hidden).__name__}")
+        for i, h in enumerate(self.hidden):
+            _validate.integer_at_least(f"hidden[{i}]", h, 1)
+        _validate.positive("learning_rate", self.learning_rate)
+        _validate.positive("value_learning_rate", self.value_learning_rate)
+        _validate.boolean("self_normalize", self.self_normalize)
+        _validate.seed("seed", self.seed)
         self.hidden = tuple(int(h) for h in self.hidden)
 
     def to_dict(self) -> dict:

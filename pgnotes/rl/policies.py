@@ -43,10 +43,16 @@ def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh, output_gain
     The output layer's weights are scaled by ``output_gain`` (a small gain gives a nearly
     uniform initial policy).
     """
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes (and hidden) must be a sequence of layer sizes, e.g. (32,), got {type(sizes).__name__} {sizes!r:.80}")
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least input and output sizes, got {list(sizes)}")
     for i, size in enumerate(sizes):
         _validate.integer_at_least(f"sizes[{i}]", size, 1)
+    for i in range(len(sizes) - 1):
+        _validate.allocation(f"the layer sizes[{i}] x sizes[{i + 1}]", sizes[i], sizes[i + 1])
+    _validate.callable_("activation", activation)
+    output_gain = _validate.real("output_gain", output_gain)
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
@@ -87,6 +93,9 @@ class Policy(nn.Module):
     @torch.no_grad()
     def act(self, obs, generator: torch.Generator | None = None, *, deterministic: bool = False):
         """Actions (numpy) and their log-probabilities (numpy) for a batch of numpy observations."""
+        self.check_observations(obs)
+        if generator is not None:
+            _validate.instance("generator", generator, torch.Generator, "torch.Generator or None")
         obs_t = self.preprocess(obs)
         if deterministic:
             actions = self.mode(obs_t)
@@ -103,6 +112,15 @@ class Policy(nn.Module):
     def check_spaces(self, observation_space: gym.Space, action_space: gym.Space) -> None:  # pragma: no cover
         """Raise ``ValueError`` naming the argument if the policy does not fit these spaces."""
         raise NotImplementedError
+
+    def check_observations(self, obs) -> None:
+        """Raise ``ValueError``/``TypeError`` naming ``obs`` unless it is a finite batch (..., obs_dim)."""
+        obs_dim = getattr(self, "obs_dim", None)
+        if obs_dim is None:
+            return
+        array = _validate.finite_array("obs", obs)
+        if array.ndim < 1 or array.shape[-1] != obs_dim:
+            raise ValueError(f"obs must have shape (..., {obs_dim}) for this policy (obs_dim={obs_dim}), got shape {array.shape}")
 
     @property
     def num_params(self) -> int:
@@ -158,7 +176,7 @@ class CategoricalPolicy(SoftmaxPolicy):
         self.obs_dim = _validate.integer_at_least("obs_dim", obs_dim, 1)
         self.n_actions = _validate.integer_at_least("n_actions", n_actions, 2)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.manual_seed(_validate.seed("seed", seed))
             self.net = mlp([self.obs_dim, *hidden, self.n_actions], activation, output_gain=0.01)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
@@ -222,7 +240,7 @@ class GaussianPolicy(Policy):
         self.action_scale = _validate.positive("action_scale", action_scale)
         log_std_init = _validate.finite_array("log_std_init", log_std_init, ndim=0).item()
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.manual_seed(_validate.seed("seed", seed))
             self.net = mlp([self.obs_dim, *hidden, self.act_dim], activation, output_gain=0.01)
         self.log_std = nn.Parameter(torch.full((self.act_dim,), float(log_std_init)))
 
@@ -270,6 +288,13 @@ class TabularSoftmaxPolicy(SoftmaxPolicy):
     def preprocess(self, obs) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs), dtype=torch.long)
 
+    def check_observations(self, obs) -> None:
+        states = np.asarray(obs)
+        if not np.issubdtype(states.dtype, np.integer):
+            raise TypeError(f"obs must hold integer states in [0, {self.n_states - 1}], got dtype {states.dtype}")
+        if np.any((states < 0) | (states >= self.n_states)):
+            raise ValueError(f"obs must hold states in [0, {self.n_states - 1}], got values from {states.min()} to {states.max()}")
+
     def probs(self) -> np.ndarray:
         """The table :math:`\\pi(a\\mid s)`, shape (n_states, n_actions)."""
         return torch.softmax(self.theta.detach(), dim=-1).numpy()
@@ -291,7 +316,7 @@ class ValueFunction(nn.Module):
         super().__init__()
         self.obs_dim = _validate.integer_at_least("obs_dim", obs_dim, 1)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.manual_seed(_validate.seed("seed", seed))
             self.net = mlp([self.obs_dim, *hidden, 1], activation)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -304,6 +329,8 @@ def make_policy(observation_space: gym.Space, action_space: gym.Space, hidden: S
     For a ``Box`` action space with finite bounds, the Gaussian mean is scaled by the largest
     absolute bound unless ``action_scale`` is given. Extra keyword arguments go to the policy.
     """
+    _validate.instance("observation_space", observation_space, gym.Space, "gymnasium Space (e.g. env.observation_space)")
+    _validate.instance("action_space", action_space, gym.Space, "gymnasium Space (e.g. env.action_space)")
     if isinstance(action_space, gym.spaces.Discrete):
         policy: Policy = CategoricalPolicy(_box_obs_dim(observation_space), int(action_space.n), hidden, seed=seed, **kwargs)
     elif isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:

@@ -92,9 +92,7 @@ def discounted_return(rewards, gamma: float = 1.0) -> float:
 
 
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
-    return value
+    return _validate.one_of(name, value, choices)
 
 
 def policy_gradient_weights(
@@ -110,8 +108,12 @@ def policy_gradient_weights(
     See the module docstring for the estimators and baselines. Also returns nothing else:
     the reward-to-go targets for the value function are :func:`reward_to_go` per episode.
     """
+    _validate.instance("batch", batch, EpisodeBatch, "pgnotes.rl.rollouts.EpisodeBatch")
     _check_choice("estimator", estimator, ESTIMATORS)
     _check_choice("baseline", baseline, BASELINES)
+    gamma = _validate.probability("gamma", gamma, open_low=False)
+    if value_fn is not None:
+        _validate.instance("value_fn", value_fn, ValueFunction, "pgnotes.rl.policies.ValueFunction or None")
     if estimator == "whole_return":
         per_episode = np.array([discounted_return(e.rewards, gamma) for e in batch.episodes])
         if baseline == "value":
@@ -139,7 +141,9 @@ def surrogate_loss(policy: Policy, batch: EpisodeBatch, weights) -> torch.Tensor
     ``weights`` are held constant, so :math:`-\nabla_\theta L` is the REINFORCE estimate of
     :math:`\nabla_\theta J`; :math:`L` itself is not the objective (its value means little).
     """
-    weights = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+    _validate.instance("policy", policy, Policy, "pgnotes.rl.policies.Policy")
+    _validate.instance("batch", batch, EpisodeBatch, "pgnotes.rl.rollouts.EpisodeBatch")
+    weights = torch.as_tensor(_validate.finite_array("weights", weights))
     if weights.shape != (batch.num_steps,):
         raise ValueError(f"weights must have one entry per step, shape ({batch.num_steps},), got {tuple(weights.shape)}")
     logp = policy.log_prob(batch.observations, batch.actions)
@@ -155,6 +159,10 @@ def policy_gradient(policy: Policy, batch: EpisodeBatch, weights) -> np.ndarray:
 
 def fit_value_function(value_fn: ValueFunction, optimizer: torch.optim.Optimizer, batch: EpisodeBatch, gamma: float, iterations: int = 5) -> float:
     """Regress :math:`V_\\phi(s_t)` on the reward-to-go :math:`G_t` by ``iterations`` full-batch steps; returns the last MSE. Chapter 2."""
+    _validate.instance("value_fn", value_fn, ValueFunction, "pgnotes.rl.policies.ValueFunction")
+    _validate.instance("optimizer", optimizer, torch.optim.Optimizer, "torch.optim.Optimizer")
+    _validate.instance("batch", batch, EpisodeBatch, "pgnotes.rl.rollouts.EpisodeBatch")
+    iterations = _validate.integer_at_least("iterations", iterations, 1, 10**6)
     targets = torch.as_tensor(np.concatenate([reward_to_go(e.rewards, gamma) for e in batch.episodes]), dtype=torch.float32)
     loss = torch.zeros(())
     for _ in range(iterations):
@@ -226,6 +234,19 @@ class ReinforceConfig:
         _validate.integer_at_least("eval_episodes", self.eval_episodes, 1)
         if self.max_steps is not None:
             _validate.integer_at_least("max_steps", self.max_steps, 1)
+        if ":" not in str(self.env_id):
+            _validate.env_id("env_id", self.env_id)
+        if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
+            raise TypeError(f"hidden must be a sequence of layer sizes, e.g. (32,), got {type(self.hidden).__name__}")
+        for i, h in enumerate(self.hidden):
+            _validate.integer_at_least(f"hidden[{i}]", h, 1)
+        for name in ("eval_threshold", "target"):
+            if getattr(self, name) is not None:
+                _validate.real(name, getattr(self, name))
+        _validate.real("log_std_init", self.log_std_init)
+        _validate.seed("seed", self.seed)
+        for name in ("normalize_weights", "stop_at_target", "final_eval"):
+            _validate.boolean(name, getattr(self, name))
         self.hidden = tuple(int(h) for h in self.hidden)
 
     def to_dict(self) -> dict:

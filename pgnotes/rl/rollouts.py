@@ -76,6 +76,10 @@ class EpisodeBatch:
     time_index: np.ndarray = field(init=False)
 
     def __post_init__(self):
+        if isinstance(self.episodes, Episode) or not hasattr(self.episodes, "__len__"):
+            raise TypeError(f"episodes must be a list of Episode objects, got {type(self.episodes).__name__}")
+        for i, e in enumerate(self.episodes):
+            _validate.instance(f"episodes[{i}]", e, Episode, "pgnotes.rl.rollouts.Episode")
         if len(self.episodes) < 1:
             raise ValueError("episodes must hold at least one episode")
         obs = np.concatenate([e.observations for e in self.episodes])
@@ -109,9 +113,14 @@ def make_vector_env(env_id: str | Callable[[], gym.Env], num_envs: int, *, max_s
 
     ``max_steps`` adds a ``TimeLimit`` wrapper; extra keyword arguments go to ``gymnasium.make``.
     """
-    num_envs = _validate.integer_at_least("num_envs", num_envs, 1)
+    num_envs = _validate.integer_at_least("num_envs", num_envs, 1, 4096)
     if max_steps is not None:
         max_steps = _validate.integer_at_least("max_steps", max_steps, 1)
+    if isinstance(env_id, str):
+        if ":" not in env_id:  # "module:Env-v0" imports a module that registers the id
+            _validate.env_id("env_id", env_id)
+    elif not callable(env_id):
+        raise TypeError(f"env_id must be a Gymnasium id (str) or a callable returning an environment, got {type(env_id).__name__}")
 
     def factory():
         env = gym.make(env_id, **kwargs) if isinstance(env_id, str) else env_id()
@@ -160,12 +169,21 @@ def collect_episodes(
     deterministic : bool
         Take the policy's most likely action instead of sampling.
     """
-    num_episodes = _validate.integer_at_least("num_episodes", num_episodes, 1)
+    _validate.instance("envs", envs, gym.vector.VectorEnv, "gymnasium VectorEnv (e.g. make_vector_env('CartPole-v1', 8))")
+    num_episodes = _validate.integer_at_least("num_episodes", num_episodes, 1, 10**6)
     if max_steps is None:
         max_steps = _spec_limit(envs) or DEFAULT_MAX_STEPS
     max_steps = _validate.integer_at_least("max_steps", max_steps, 1)
     if not isinstance(policy, Policy):
         raise TypeError(f"policy must be a pgnotes.rl.policies.Policy, got {type(policy).__name__}")
+    # the stored steps are at most num_episodes * max_steps observations
+    _validate.allocation("num_episodes * max_steps * observation size (the steps kept)", num_episodes, max_steps,
+                         max(1, int(np.prod(envs.single_observation_space.shape or (1,)))))
+    if generator is not None:
+        _validate.instance("generator", generator, torch.Generator, "torch.Generator or None")
+    if seed is not None:
+        _validate.seed("seed", seed)
+    _validate.boolean("deterministic", deterministic)
     policy.check_spaces(envs.single_observation_space, envs.single_action_space)
     action_space = envs.single_action_space
     clip = None
@@ -250,7 +268,10 @@ def evaluate_policy(
     By default the *stochastic* policy is evaluated (actions sampled, seeded by ``seed``);
     ``deterministic=True`` takes the most likely action.
     """
-    num_episodes = _validate.integer_at_least("num_episodes", num_episodes, 1)
+    num_episodes = _validate.integer_at_least("num_episodes", num_episodes, 1, 10**6)
+    _validate.instance("policy", policy, Policy, "pgnotes.rl.policies.Policy")
+    seed = _validate.seed("seed", seed)
+    num_envs = _validate.optional_integer("num_envs", num_envs, 1, 4096)
     envs = make_vector_env(env_id, num_envs or min(num_episodes, 100), max_steps=max_steps)
     try:
         generator = torch.Generator().manual_seed(seed)

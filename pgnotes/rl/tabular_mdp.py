@@ -145,6 +145,7 @@ def random_mdp(n_states: int = 4, n_actions: int = 2, *, rng=0, termination: flo
     rng = _validate.generator(rng)
     S = _validate.integer_at_least("n_states", n_states, 1)
     A = _validate.integer_at_least("n_actions", n_actions, 2)
+    _validate.allocation("n_states * n_actions * n_states (the transition table)", S, A, S)
     P = rng.dirichlet(np.ones(S), size=(S, A))
     if termination is not None:
         P = P * (1.0 - _validate.probability("termination", termination))
@@ -152,13 +153,20 @@ def random_mdp(n_states: int = 4, n_actions: int = 2, *, rng=0, termination: flo
     return TabularMDP(P, R, np.full(S, 1.0 / S), gamma)
 
 
+def _theta(mdp: TabularMDP, theta) -> np.ndarray:
+    _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
+    return _validate.finite_array("theta", theta, shape=(mdp.n_states, mdp.n_actions))
+
+
 def _policy(mdp: TabularMDP, theta) -> np.ndarray:
-    theta = _validate.finite_array("theta", theta, shape=(mdp.n_states, mdp.n_actions))
+    theta = _theta(mdp, theta)
     return softmax(theta)
 
 
 def policy_matrices(mdp: TabularMDP, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r""":math:`P_\pi` (S, S) and :math:`r_\pi` (S,) for a policy table ``pi`` (S, A)."""
+    _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
+    pi = _validate.finite_array("pi", pi, shape=(mdp.n_states, mdp.n_actions))
     return np.einsum("sa,sat->st", pi, mdp.P), np.sum(pi * mdp.R, axis=1)
 
 
@@ -234,20 +242,18 @@ def _objective_torch(mdp: TabularMDP, theta: torch.Tensor, kind: str) -> torch.T
 
 
 def _kind(kind: str) -> str:
-    if kind not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {kind!r}")
-    return kind
+    return _validate.one_of("kind (the objective)", kind, OBJECTIVES)
 
 
 def objective(mdp: TabularMDP, theta, kind: str = "start_value") -> float:
     """The policy objective ``kind`` (``"start_value"``, ``"average_value"``, ``"average_reward"``) at ``theta`` (S, A). Chapter 2."""
-    theta = torch.as_tensor(_validate.finite_array("theta", theta, shape=(mdp.n_states, mdp.n_actions)))
+    theta = torch.as_tensor(_theta(mdp, theta))
     return float(_objective_torch(mdp, theta, _kind(kind)))
 
 
 def exact_gradient(mdp: TabularMDP, theta, kind: str = "start_value") -> np.ndarray:
     """:math:`\\nabla_\\theta J` by torch autograd through the linear solves, shape (S, A). Chapter 2."""
-    theta = torch.tensor(_validate.finite_array("theta", theta, shape=(mdp.n_states, mdp.n_actions)), requires_grad=True)
+    theta = torch.tensor(_theta(mdp, theta), requires_grad=True)
     _objective_torch(mdp, theta, _kind(kind)).backward()
     return theta.grad.numpy()
 
@@ -270,7 +276,7 @@ def policy_gradient_theorem(mdp: TabularMDP, theta, kind: str = "start_value") -
     Uses the state weighting and action value of the table in the module docstring; it equals
     :func:`exact_gradient` (tested).
     """
-    theta = _validate.finite_array("theta", theta, shape=(mdp.n_states, mdp.n_actions))
+    theta = _theta(mdp, theta)
     kind = _kind(kind)
     if kind == "start_value":
         return _theorem(theta, discounted_visitation(mdp, theta), action_values(mdp, theta))
@@ -287,7 +293,7 @@ def stationary_discounted_gradient(mdp: TabularMDP, theta) -> np.ndarray:
     A common shorthand, not the gradient of :math:`J_{avV}` nor of :math:`J_{avR}`; it tends to
     :math:`\nabla J_{avR}` as :math:`\gamma\to1`. Shown in chapter 2 next to the exact gradients.
     """
-    theta = _validate.finite_array("theta", theta, shape=(mdp.n_states, mdp.n_actions))
+    theta = _theta(mdp, theta)
     return _theorem(theta, stationary_distribution(mdp, theta), action_values(mdp, theta))
 
 
@@ -306,6 +312,8 @@ def _sample_padded(mdp, theta, num_episodes, rng, max_steps, reward_noise):
     pi = _policy(mdp, theta)
     num_episodes = _validate.integer_at_least("num_episodes", num_episodes, 1)
     max_steps = _validate.integer_at_least("max_steps", max_steps, 1)
+    _validate.allocation("num_episodes * max_steps * n_actions (the padded episodes and their scores)",
+                         num_episodes, max_steps, mdp.n_actions)
     reward_noise = _validate.non_negative("reward_noise", reward_noise)
     rng = _validate.generator(rng)
     S, A = mdp.n_states, mdp.n_actions
@@ -344,10 +352,9 @@ def reinforce_estimate(mdp: TabularMDP, theta, num_episodes: int, rng, *, estima
     keeping the factor :math:`\gamma^t` so the estimate is unbiased for the discounted start value.
     Both are unbiased; each episode gives one term, and the standard error is over episodes.
     """
-    if estimator not in ("whole_return", "reward_to_go"):
-        raise ValueError(f"estimator must be 'whole_return' or 'reward_to_go', got {estimator!r}")
+    _validate.one_of("estimator", estimator, ("whole_return", "reward_to_go"))
     baseline = _validate.finite_array("baseline", baseline, ndim=0).item()
-    theta = _validate.finite_array("theta", theta, shape=(mdp.n_states, mdp.n_actions))
+    theta = _theta(mdp, theta)
     states, actions, rewards, lengths = _sample_padded(mdp, theta, num_episodes, rng, max_steps, 0.0)
     T = states.shape[1]
     mask = np.arange(T)[None, :] < lengths[:, None]

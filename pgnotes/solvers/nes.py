@@ -103,8 +103,18 @@ def natural_gradient(gradient, fisher, damping: float = 1e-8) -> np.ndarray:
     n = gradient.shape[0]
     fisher = _validate.finite_array("fisher", fisher, shape=(n, n))
     damping = _validate.non_negative("damping", damping)
+    if not np.allclose(fisher, fisher.T, rtol=1e-8, atol=1e-12 * max(1.0, float(np.abs(fisher).max()))):
+        raise ValueError("fisher must be a symmetric positive semi-definite matrix, got a non-symmetric one")
     delta = damping * max(float(np.trace(fisher)) / n, np.finfo(float).tiny)
     matrix = fisher + delta * np.eye(n)
+    try:  # a Fisher matrix is positive semi-definite: anything else would turn the step around
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        eig = np.linalg.eigvalsh(matrix)
+        if eig[0] < -1e-10 * max(abs(eig[-1]), np.finfo(float).tiny):
+            raise ValueError(
+                f"fisher must be positive semi-definite (a Fisher matrix is), got smallest eigenvalue {eig[0]:.3g}"
+            ) from None
     try:
         return np.linalg.solve(matrix, gradient)
     except np.linalg.LinAlgError:
@@ -185,6 +195,9 @@ class NES(Solver):
         super().__init__(dim, popsize, rng, min_popsize=2)
         if cov not in COVARIANCES:
             raise ValueError(f"cov must be one of {COVARIANCES}, got {cov!r}")
+        if cov == "full":  # theta has dim + dim (dim + 1) / 2 entries, the Fisher matrix its square
+            _validate.allocation("cov='full' (Fisher matrix of dim + dim (dim + 1) / 2 parameters)",
+                                 FullGaussian.num_params_for(self.dim), FullGaussian.num_params_for(self.dim))
         if cov == "full":  # theta has dim + dim (dim + 1) / 2 entries, the Fisher matrix its square
             _validate.allocation("cov='full' (Fisher matrix of dim + dim (dim + 1) / 2 parameters)",
                                  FullGaussian.num_params_for(self.dim), FullGaussian.num_params_for(self.dim))
