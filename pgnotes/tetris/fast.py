@@ -445,4 +445,7 @@ def play_game(
 
 def play_games(weights, seeds, kind: str = "bertsekas", **kwargs) -> np.ndarray:
     """Lines cleared in one game per seed (same keyword arguments as :func:`play_game`)."""
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a sequence of integer seeds, got {type(seeds).__name__} {seeds!r:.80}")
+    seeds = [_validate.seed(f"seeds[{i}]", s) for i, s in enumerate(seeds)]  # 1.5 is an error, not seed 1
     return np.array([play_game(weights, kind, seed=int(s), **kwargs).lines for s in seeds], dtype=np.int64)

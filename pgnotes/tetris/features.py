@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pgnotes import _validate
+
 
 FEATURE_SETS = ("bertsekas", "dellacherie", "dellacherie8")
 
@@ -51,15 +53,35 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
+def _width(width) -> int:
+    return _validate.integer_at_least("width", width, 1, 60)
+
+
+def _board(board) -> np.ndarray:
+    """``board`` as a 2-D boolean array (height, width); 0/1 numbers are accepted."""
+    if type(board) is np.ndarray and board.dtype == bool and board.ndim == 2:
+        return board
+    array = np.asarray(board)
+    if array.ndim != 2 or array.size == 0:
+        raise ValueError(f"board must be a 2-D array (height, width) of booleans, got shape {array.shape}")
+    if array.dtype != bool:
+        if not (np.issubdtype(array.dtype, np.number) and np.all((array == 0) | (array == 1))):
+            raise ValueError(f"board must hold booleans (or 0 and 1), got dtype {array.dtype}")
+        array = array.astype(bool)
+    return array
+
+
 def n_features(kind: str = "bertsekas", width: int = 10) -> int:
     """Number of features of ``kind`` on a board ``width`` columns wide."""
     _check_kind(kind)
+    width = _width(width)
     return {"bertsekas": 2 * width + 2, "dellacherie": 6, "dellacherie8": 8}[kind]
 
 
 def feature_names(kind: str = "bertsekas", width: int = 10) -> list[str]:
     """Names of the features of ``kind``, in the order of the feature vector."""
     _check_kind(kind)
+    width = _width(width)
     if kind == "bertsekas":
         return (
             [f"height[{j}]" for j in range(width)]
@@ -73,7 +95,7 @@ def feature_names(kind: str = "bertsekas", width: int = 10) -> list[str]:
 def check_weights(weights, kind: str = "bertsekas", width: int = 10) -> np.ndarray:
     """Return ``weights`` as a float64 vector after checking its length and that it is finite."""
     n = n_features(kind, width)
-    w = np.asarray(weights, dtype=np.float64)
+    w = _validate._as_float_array("weights", weights)
     if w.shape != (n,):
         raise ValueError(f"weights for kind={kind!r} on a {width}-wide board must have shape ({n},), got {w.shape}")
     if not np.all(np.isfinite(w)):
@@ -84,6 +106,7 @@ def check_weights(weights, kind: str = "bertsekas", width: int = 10) -> np.ndarr
 # -- features of a board --------------------------------------------------------------
 def column_heights(board: np.ndarray) -> np.ndarray:
     """Height of each column: 1 + row of its highest filled cell, 0 for an empty column."""
+    board = _board(board)
     height = board.shape[0]
     filled = board.any(axis=0)
     top = height - np.argmax(board[::-1, :], axis=0)  # first filled cell seen from the top
@@ -92,6 +115,7 @@ def column_heights(board: np.ndarray) -> np.ndarray:
 
 def hole_mask(board: np.ndarray) -> np.ndarray:
     """Boolean mask of the holes: empty cells with a filled cell somewhere above them."""
+    board = _board(board)
     covered = np.logical_or.accumulate(board[::-1, :], axis=0)[::-1, :]  # filled at or above
     above = np.zeros_like(board)
     above[:-1] = covered[1:]
@@ -100,11 +124,13 @@ def hole_mask(board: np.ndarray) -> np.ndarray:
 
 def holes(board: np.ndarray) -> int:
     """Number of holes (empty cells below the top of their column)."""
+    board = _board(board)
     return int(hole_mask(board).sum())
 
 
 def row_transitions(board: np.ndarray) -> int:
     """Filled/empty changes along every row of the board, walls counted as filled (an empty row: 2)."""
+    board = _board(board)
     total = 0
     for row in board:
         padded = np.concatenate([[True], row, [True]])
@@ -114,12 +140,14 @@ def row_transitions(board: np.ndarray) -> int:
 
 def column_transitions(board: np.ndarray) -> int:
     """Filled/empty changes up each column, from the (filled) floor to the top row."""
+    board = _board(board)
     padded = np.vstack([np.ones((1, board.shape[1]), bool), board])
     return int(np.sum(padded[1:] != padded[:-1]))
 
 
 def well_sums(board: np.ndarray) -> int:
     """Sum over well cells of 1 + the number of empty cells directly below (see module doc)."""
+    board = _board(board)
     height, width = board.shape
     total = 0
     for col in range(width):
@@ -137,17 +165,20 @@ def well_sums(board: np.ndarray) -> int:
 
 def hole_depth(board: np.ndarray) -> int:
     """For each hole, the number of filled cells above it in its column, summed."""
+    board = _board(board)
     filled_above = np.cumsum(board[::-1, :], axis=0)[::-1, :] - board  # strictly above
     return int(filled_above[hole_mask(board)].sum())
 
 
 def rows_with_holes(board: np.ndarray) -> int:
     """Number of rows that contain at least one hole."""
+    board = _board(board)
     return int(hole_mask(board).any(axis=1).sum())
 
 
 def bertsekas_features(board: np.ndarray) -> np.ndarray:
     """The ``2 * width + 2`` Bertsekas features of a board (see the module doc)."""
+    board = _board(board)
     h = column_heights(board)
     return np.concatenate([h, np.abs(np.diff(h)), [h.max(initial=0), holes(board), 1]]).astype(np.float64)
 
@@ -159,6 +190,9 @@ def features(placement, kind: str = "bertsekas") -> np.ndarray:
     they take a placement rather than a board.
     """
     _check_kind(kind)
+    from pgnotes.tetris.reference import Placement
+
+    _validate.instance("placement", placement, Placement, "pgnotes.tetris.reference.Placement")
     board = placement.board
     if kind == "bertsekas":
         return bertsekas_features(board)

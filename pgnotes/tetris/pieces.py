@@ -123,12 +123,12 @@ class PieceSource:
         if kind not in ("uniform", "bag"):
             raise ValueError(f"kind must be 'uniform' or 'bag', got {kind!r}")
         self.kind = kind
-        self.rng = _validate.generator(seed)
+        self.rng = _validate.generator(seed, "seed")
         self._buffer = np.empty(0, np.int64)
 
     def next_block(self, n: int) -> np.ndarray:
         """Return the next ``n`` piece ids as an int64 array."""
-        n = _validate.integer_at_least("n", n, 1)
+        n = _validate.integer_at_least("n", n, 1, 10**7)
         while self._buffer.size < n:
             # Always draw fixed-size blocks, so the sequence does not depend on how it is consumed.
             if self.kind == "uniform":

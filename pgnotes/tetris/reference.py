@@ -30,7 +30,7 @@ MIN_WIDTH, MAX_WIDTH, MIN_HEIGHT = 4, 60, 4
 def check_board_size(width: int, height: int) -> tuple[int, int]:
     """Validate a board size: ``4 <= width <= 60`` and ``height >= 4`` (every piece must fit)."""
     width = _validate.integer_at_least("width", width, MIN_WIDTH)
-    height = _validate.integer_at_least("height", height, MIN_HEIGHT)
+    height = _validate.integer_at_least("height", height, MIN_HEIGHT, 10**6)
     if width > MAX_WIDTH:
         raise ValueError(f"width must be an integer in [{MIN_WIDTH}, {MAX_WIDTH}], got {width}")
     return width, height
