@@ -35,17 +35,30 @@ def _obs(theta: np.ndarray, theta_dot: np.ndarray) -> np.ndarray:
     return np.stack([np.cos(theta), np.sin(theta), theta_dot], axis=-1)
 
 
+def _pendulum_args(obs, u, obs_name: str = "obs", u_name: str = "u"):
+    """Finite Pendulum observations (..., 3) and torques broadcastable to (...)."""
+    obs = _validate.finite_array(obs_name, obs)
+    if obs.ndim < 1 or obs.shape[-1] != 3:
+        raise ValueError(f"{obs_name} must have shape (..., 3): Pendulum observations (cos theta, sin theta, theta_dot), got shape {obs.shape}")
+    u = _validate.finite_array(u_name, u)
+    try:
+        np.broadcast_shapes(u.shape, obs.shape[:-1])
+    except ValueError:
+        raise ValueError(f"{u_name} must broadcast to {obs.shape[:-1]} (one torque per observation), got shape {u.shape}") from None
+    return obs, u
+
+
 def pendulum_reward(obs, u) -> np.ndarray:
     """Pendulum-v1 reward ``-(theta^2 + 0.1 theta_dot^2 + 0.001 u^2)`` (theta in [-pi, pi)) for observations ``(cos, sin, theta_dot)``."""
-    obs = np.asarray(obs, dtype=np.float64)
-    u = np.clip(np.asarray(u, dtype=np.float64), -MAX_TORQUE, MAX_TORQUE)
+    obs, u = _pendulum_args(obs, u)
+    u = np.clip(u, -MAX_TORQUE, MAX_TORQUE)
     return -(_angle(obs) ** 2 + 0.1 * obs[..., 2] ** 2 + 0.001 * u**2)
 
 
 def pendulum_dynamics(obs, u) -> np.ndarray:
     """The true Pendulum-v1 step on observations ``(cos theta, sin theta, theta_dot)`` (vectorized over leading axes)."""
-    obs = np.asarray(obs, dtype=np.float64)
-    u = np.clip(np.asarray(u, dtype=np.float64), -MAX_TORQUE, MAX_TORQUE)
+    obs, u = _pendulum_args(obs, u)
+    u = np.clip(u, -MAX_TORQUE, MAX_TORQUE)
     theta, theta_dot = _angle(obs), obs[..., 2]
     new_dot = np.clip(theta_dot + (3 * G / (2 * L) * np.sin(theta) + 3.0 / (M * L**2) * u) * DT, -MAX_SPEED, MAX_SPEED)
     return _obs(theta + new_dot * DT, new_dot)
@@ -57,8 +70,9 @@ def collect_random_transitions(env_id: str = "Pendulum-v1", episodes: int = 10, 
     """Transitions ``(obs, action, next_obs)`` from uniformly random actions (chapter 4)."""
     import gymnasium as gym
 
-    episodes = _validate.integer_at_least("episodes", episodes, 1)
-    env = gym.make(env_id)
+    episodes = _validate.integer_at_least("episodes", episodes, 1, 10**5)
+    seed = _validate.seed("seed", seed)
+    env = _make_continuous_env(env_id)
     rng = np.random.default_rng(seed)
     obs_l, act_l, next_l = [], [], []
     for ep in range(episodes):
@@ -74,6 +88,36 @@ def collect_random_transitions(env_id: str = "Pendulum-v1", episodes: int = 10, 
             done = terminated or truncated
     env.close()
     return np.array(obs_l, dtype=np.float64), np.array(act_l, dtype=np.float64), np.array(next_l, dtype=np.float64)
+
+
+def _make_continuous_env(env_id: str):
+    """``gym.make(env_id)`` after checking that the id exists and the environment is Pendulum-like."""
+    import gymnasium as gym
+
+    _validate.env_id("env_id", env_id)
+    env = gym.make(env_id)
+    act, obs = env.action_space, env.observation_space
+    if not isinstance(act, gym.spaces.Box) or act.shape != (1,) or not isinstance(obs, gym.spaces.Box) or obs.shape != (3,):
+        env.close()
+        raise ValueError(
+            f"env_id {env_id!r} has action_space {act} and observation_space {obs}; planning here needs one "
+            "continuous torque, a Box of shape (1,), and Pendulum's (cos, sin, theta_dot) observations, a Box of "
+            "shape (3,) (e.g. 'Pendulum-v1')"
+        )
+    if env.spec is None or env.spec.max_episode_steps is None:
+        env.close()
+        raise ValueError(f"env_id {env_id!r} has no time limit (max_episode_steps), so an episode might never end")
+    return env
+
+
+def _transitions(obs, u, next_obs):
+    obs = _validate.finite_array("obs", obs, shape=(None, 3))
+    n = obs.shape[0]
+    u = _validate.finite_array("u", u, shape=(n,))
+    next_obs = _validate.finite_array("next_obs", next_obs, shape=(n, 3))
+    if n < 1:
+        raise ValueError("obs, u and next_obs must hold at least one transition")
+    return obs, u, next_obs
 
 
 def _features(obs: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -97,7 +141,8 @@ class FeatureModel:
         self.weights: np.ndarray | None = None
 
     def fit(self, obs, u, next_obs, ridge: float = 1e-6) -> "FeatureModel":
-        obs, next_obs = np.asarray(obs, float), np.asarray(next_obs, float)
+        obs, u, next_obs = _transitions(obs, u, next_obs)
+        ridge = _validate.non_negative("ridge", ridge)
         phi, y = _features(obs, np.asarray(u, float)), _targets(obs, next_obs)
         self.weights = np.linalg.solve(phi.T @ phi + ridge * np.eye(phi.shape[1]), phi.T @ y)
         return self
@@ -105,7 +150,7 @@ class FeatureModel:
     def __call__(self, obs, u) -> np.ndarray:
         if self.weights is None:
             raise RuntimeError("FeatureModel: call fit(...) before predicting")
-        obs = np.asarray(obs, float)
+        obs, u = _pendulum_args(obs, u)
         d = _features(obs, np.asarray(u, float)) @ self.weights
         theta_dot = np.clip(obs[..., 2] + d[..., 1], -MAX_SPEED, MAX_SPEED)
         return _obs(_angle(obs) + d[..., 0], theta_dot)
@@ -133,7 +178,8 @@ class MLPModel:
     def __init__(self, hidden: int = 64, seed: int = 0):
         import torch
 
-        torch.manual_seed(seed)
+        hidden = _validate.integer_at_least("hidden", hidden, 1, 10**4)
+        torch.manual_seed(_validate.seed("seed", seed))
         self.net = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, hidden),
                                        torch.nn.Tanh(), torch.nn.Linear(hidden, 2)).double()
         self.scale = np.ones(2)
@@ -142,6 +188,9 @@ class MLPModel:
         """Full-batch Adam on the mean squared error of the (standardized) increments."""
         import torch
 
+        obs, u, next_obs = _transitions(obs, u, next_obs)
+        steps = _validate.integer_at_least("steps", steps, 1, 10**7)
+        lr = _validate.positive("lr", lr)
         x = np.concatenate([np.asarray(obs, float), np.clip(np.asarray(u, float), -2, 2)[:, None]], axis=1)
         y = _targets(np.asarray(obs, float), np.asarray(next_obs, float))
         self.scale = y.std(axis=0) + 1e-8
@@ -159,7 +208,7 @@ class MLPModel:
     def __call__(self, obs, u) -> np.ndarray:
         import torch
 
-        obs = np.asarray(obs, float)
+        obs, u = _pendulum_args(obs, u)
         u = np.clip(np.broadcast_to(np.asarray(u, float), obs.shape[:-1]), -2, 2)
         with torch.no_grad(), _OneThread():
             d = self.net(torch.as_tensor(np.concatenate([obs, u[..., None]], axis=-1))).numpy() * self.scale
@@ -196,12 +245,17 @@ class CEMPlanner:
     def __init__(self, model: Model, reward: Callable, *, horizon: int = 20, popsize: int = 100,
                  elite_frac: float = 0.1, iterations: int = 5, sigma0: float = 1.0, low: float = -MAX_TORQUE,
                  high: float = MAX_TORQUE, gamma: float = 1.0, rng: np.random.Generator | int = 0):
-        self.model, self.reward = model, reward
-        self.horizon = _validate.integer_at_least("horizon", horizon, 1)
+        self.model, self.reward = _validate.callable_("model", model), _validate.callable_("reward", reward)
+        self.horizon = _validate.integer_at_least("horizon", horizon, 1, 10**6)
         self.popsize = _validate.integer_at_least("popsize", popsize, 2)
+        _validate.allocation("popsize * horizon (the candidate plans)", self.popsize, self.horizon)
         self.elite_frac = _validate.probability("elite_frac", elite_frac)
-        self.iterations = _validate.integer_at_least("iterations", iterations, 1)
+        if int(np.floor(self.elite_frac * self.popsize + 1e-9)) < 1:
+            raise ValueError(f"elite_frac * popsize must give at least 1 elite, got elite_frac={elite_frac}, popsize={popsize}")
+        self.iterations = _validate.integer_at_least("iterations", iterations, 1, 10**6)
         self.sigma0 = _validate.positive("sigma0", sigma0)
+        _validate.real("low", low)
+        _validate.real("high", high)
         if not high > low:
             raise ValueError(f"high must be > low, got low={low}, high={high}")
         self.low, self.high = float(low), float(high)
@@ -215,16 +269,20 @@ class CEMPlanner:
 
     def predicted_return(self, obs, plans) -> np.ndarray:
         """Model-predicted (discounted) return of each action sequence in ``plans`` (P, H) from ``obs``."""
-        plans = np.clip(np.asarray(plans, float), self.low, self.high)
+        obs = _validate.finite_array("obs", obs, ndim=1, min_size=1)
+        plans = np.clip(_validate.finite_array("plans", plans, shape=(None, None), min_size=1), self.low, self.high)
         state = np.repeat(np.asarray(obs, float)[None], len(plans), axis=0)
         total = np.zeros(len(plans))
         for t in range(plans.shape[1]):
             total += self.gamma**t * self.reward(state, plans[:, t])
             state = self.model(state, plans[:, t])
+        if not np.all(np.isfinite(total)):
+            raise ValueError("reward and model must give finite values: the predicted returns are not finite")
         return total
 
     def plan(self, obs) -> np.ndarray:
         """Optimize the next ``H`` actions from ``obs`` with CEM; returns the plan (clipped mean)."""
+        obs = _validate.finite_array("obs", obs, ndim=1, min_size=1)
         solver = CEM(self.horizon, self.popsize, mean=self._plan, sigma0=self.sigma0, elite_frac=self.elite_frac,
                      rng=self.rng)
         for _ in range(self.iterations):
@@ -242,9 +300,9 @@ class CEMPlanner:
 
 def run_episode(planner: CEMPlanner, env_id: str = "Pendulum-v1", seed: int = 0) -> float:
     """Return of one episode acted by ``planner`` in the real environment (chapter 4)."""
-    import gymnasium as gym
-
-    env = gym.make(env_id)
+    _validate.instance("planner", planner, CEMPlanner, "CEMPlanner")
+    seed = _validate.seed("seed", seed)
+    env = _make_continuous_env(env_id)
     obs, _ = env.reset(seed=seed)
     planner.reset()
     total, done = 0.0, False

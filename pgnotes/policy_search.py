@@ -82,7 +82,11 @@ class MLPPolicy(nn.Module):
         super().__init__()
         self.obs_dim = _validate.integer_at_least("obs_dim", obs_dim, 1)
         self.act_dim = _validate.integer_at_least("act_dim", act_dim, 1)
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise TypeError(f"hidden must be a sequence of layer sizes, e.g. (32,) or (), got {type(hidden).__name__} {hidden!r:.80}")
         hidden = tuple(_validate.integer_at_least("hidden[i]", h, 1) for h in hidden)
+        for n_in, n_out in zip((self.obs_dim, *hidden), (*hidden, self.act_dim)):
+            _validate.allocation("a layer of the policy (obs_dim, hidden, act_dim)", n_in, n_out)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
         if squash not in SQUASHES:
@@ -100,6 +104,11 @@ class MLPPolicy(nn.Module):
                 for p in self.parameters():
                     p.zero_()
         default_low, default_high = (-1.0, 1.0) if squash == "tanh" else (-np.inf, np.inf)
+        for name, bound in (("low", low), ("high", high)):
+            if bound is not None:
+                b = _validate._as_float_array(name, bound)
+                if b.ndim > 1 or b.size not in (1, self.act_dim) or np.any(np.isnan(b)):
+                    raise ValueError(f"{name} must be a number or have shape ({self.act_dim},) without NaN, got {b!r:.80}")
         low = np.full(self.act_dim, default_low) if low is None else np.broadcast_to(np.asarray(low, dtype=np.float64), (self.act_dim,))
         high = np.full(self.act_dim, default_high) if high is None else np.broadcast_to(np.asarray(high, dtype=np.float64), (self.act_dim,))
         if np.any(~(low < high)):
@@ -145,7 +154,10 @@ def make_policy(env: gym.Env | gym.vector.VectorEnv | str, hidden: Sequence[int]
     """
     close = False
     if isinstance(env, str):
+        _validate.env_id("env", env)
         env, close = gym.make(env), True
+    elif not isinstance(env, (gym.Env, gym.vector.VectorEnv)):
+        raise TypeError(f"env must be a Gymnasium environment, vector environment or id, got {type(env).__name__}")
     obs_space = getattr(env, "single_observation_space", env.observation_space)
     act_space = getattr(env, "single_action_space", env.action_space)
     try:
@@ -170,6 +182,7 @@ def get_flat_params(policy: nn.Module) -> np.ndarray:
 
 def set_flat_params(policy: nn.Module, flat) -> nn.Module:
     """Write a flat vector back into the policy's parameters (``vector_to_parameters``); returns the policy."""
+    _validate.instance("policy", policy, nn.Module, "torch.nn.Module")
     n = sum(p.numel() for p in policy.parameters())
     flat = _validate.finite_array("flat", flat, shape=(n,))
     with torch.no_grad():
@@ -190,7 +203,8 @@ def batched_policy(policy: nn.Module, params) -> Callable[[torch.Tensor], torch.
     :class:`MLPPolicy` this is a chain of batched matrix products (``torch.baddbmm``); any
     other module is evaluated with ``torch.func.vmap`` over ``torch.func.functional_call``.
     """
-    params = torch.as_tensor(np.asarray(params), dtype=torch.float32)
+    _validate.instance("policy", policy, nn.Module, "torch.nn.Module")
+    params = torch.as_tensor(_validate.finite_array("params", params), dtype=torch.float32)
     if params.ndim != 2 or params.shape[1] != num_params(policy):
         raise ValueError(f"params must have shape (P, {num_params(policy)}), got {tuple(params.shape)}")
     if isinstance(policy, MLPPolicy):
@@ -247,7 +261,12 @@ class RunningMeanStd:
     """
 
     def __init__(self, shape: int | tuple[int, ...], *, eps: float = 1e-8, clip: float | None = 10.0):
-        self.shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+            shape = (shape,)
+        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+            raise TypeError(f"shape must be an int or a tuple of ints, got {type(shape).__name__} {shape!r:.80}")
+        self.shape = tuple(_validate.integer_at_least(f"shape[{i}]", s, 1) for i, s in enumerate(shape))
+        _validate.allocation("shape", *self.shape)
         self.eps = _validate.positive("eps", eps)
         self.clip = None if clip is None else _validate.positive("clip", clip)
         self.count = 0
@@ -266,7 +285,7 @@ class RunningMeanStd:
     def update(self, batch) -> None:
         """Fold a batch of shape ``(n, *shape)`` into the statistics; non-finite values raise."""
         batch = _validate.finite_array("batch", batch)
-        if batch.shape[1:] != self.shape:
+        if batch.ndim < 1 or batch.shape[1:] != self.shape:
             raise ValueError(f"batch must have shape (n, {', '.join(map(str, self.shape))}), got {batch.shape}")
         n = batch.shape[0]
         if n == 0:
@@ -275,6 +294,7 @@ class RunningMeanStd:
 
     def merge(self, other: "RunningMeanStd") -> None:
         """Fold another normalizer's statistics into this one."""
+        _validate.instance("other", other, RunningMeanStd, "RunningMeanStd")
         if other.shape != self.shape:
             raise ValueError(f"other has shape {other.shape}, this one {self.shape}")
         if other.count:
@@ -290,14 +310,24 @@ class RunningMeanStd:
 
     def normalize(self, x) -> np.ndarray:
         """``(x - mean) / (std + eps)``, clipped to ``[-clip, clip]`` if ``clip`` is set."""
-        z = (np.asarray(x, dtype=np.float64) - self.mean) / (self.std + self.eps)
+        x = _validate.finite_array("x", x)
+        if x.shape[max(0, x.ndim - len(self.shape)):] != self.shape:
+            raise ValueError(f"x must have shape (..., {', '.join(map(str, self.shape))}), got {x.shape}")
+        z = (x - self.mean) / (self.std + self.eps)
         return np.clip(z, -self.clip, self.clip) if self.clip is not None else z
 
     def state_dict(self) -> dict[str, Any]:
         return {"count": self.count, "mean": self.mean.copy(), "m2": self.m2.copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.count, self.mean, self.m2 = int(state["count"]), np.array(state["mean"]), np.array(state["m2"])
+        """Restore a :meth:`state_dict`; checked first, so a rejected state changes nothing."""
+        _validate.mapping("state", state, ("count", "mean", "m2"))
+        count = _validate.integer_at_least("state['count']", state["count"], 0, None)
+        mean = _validate.finite_array("state['mean']", state["mean"], shape=self.shape)
+        m2 = _validate.finite_array("state['m2']", state["m2"], shape=self.shape)
+        if np.any(m2 < 0):
+            raise ValueError("state['m2'] (sums of squared deviations) must be >= 0")
+        self.count, self.mean, self.m2 = int(count), np.array(mean), np.array(m2)
 
     def __repr__(self) -> str:
         return f"RunningMeanStd(shape={self.shape}, count={self.count})"
@@ -308,10 +338,38 @@ def make_vector_env(env_id: str, num_envs: int, **kwargs) -> gym.vector.VectorEn
     """A vector environment of ``num_envs`` copies: the environment's own vectorized class where
     Gymnasium registers one (CartPole), else ``SyncVectorEnv`` (faster than processes for cheap
     environments on few cores)."""
-    num_envs = _validate.integer_at_least("num_envs", num_envs, 1)
+    num_envs = _validate.integer_at_least("num_envs", num_envs, 1, 10**5)
+    _validate.env_id("env_id", env_id)
     spec = gym.spec(env_id)
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+
+
+def _time_limit(env) -> int | None:
+    spec = getattr(env, "spec", None)
+    if spec is None:
+        try:
+            spec = env.envs[0].spec  # type: ignore[attr-defined]
+        except (AttributeError, IndexError):
+            return None
+    return None if spec is None else spec.max_episode_steps
+
+
+def _check_policy_fits(policy, env) -> None:
+    """One ValueError naming both when the policy's sizes do not fit the environment's spaces."""
+    obs_space, act_space = env.single_observation_space, env.single_action_space
+    obs_dim, act_dim = getattr(policy, "obs_dim", None), getattr(policy, "act_dim", None)
+    if obs_dim is not None and (not isinstance(obs_space, gym.spaces.Box) or obs_space.shape != (obs_dim,)):
+        raise ValueError(f"policy has obs_dim={obs_dim} but env has observation_space {obs_space}")
+    if act_dim is None:
+        return
+    discrete = getattr(policy, "discrete", None)
+    if isinstance(act_space, gym.spaces.Discrete):
+        if discrete is False or int(act_space.n) != act_dim:
+            raise ValueError(f"policy has act_dim={act_dim}, discrete={discrete} but env has action_space {act_space}")
+    elif isinstance(act_space, gym.spaces.Box):
+        if discrete is True or act_space.shape != (act_dim,):
+            raise ValueError(f"policy has act_dim={act_dim}, discrete={discrete} but env has action_space {act_space}")
 
 
 @dataclass
@@ -370,13 +428,22 @@ def rollout(
     Each sub-environment plays exactly one episode; steps after its end are masked out.
     Non-finite rewards raise ``ValueError``.
     """
+    _validate.instance("policy", policy, nn.Module, "torch.nn.Module with to_action (e.g. MLPPolicy)")
     episodes = _validate.integer_at_least("episodes", episodes, 1)
     if max_steps is not None:
         max_steps = _validate.integer_at_least("max_steps", max_steps, 1)
-    params = np.asarray(params, dtype=np.float64)
+    params = _validate.finite_array("params", params)
     if params.ndim == 1:
         params = params[None]
+    if params.ndim != 2 or params.shape[1] != num_params(policy) or params.shape[0] < 1:
+        raise ValueError(f"params must have shape (P, {num_params(policy)}) or ({num_params(policy)},), got {params.shape}")
     n_cand = params.shape[0]
+    if normalizer is not None:
+        _validate.instance("normalizer", normalizer, RunningMeanStd, "RunningMeanStd or None")
+    if seed is not None:
+        _validate.seed("seed", seed)
+    if not isinstance(env, (str, gym.vector.VectorEnv)):
+        raise TypeError(f"env must be a Gymnasium vector environment or an id, got {type(env).__name__}")
     start = time.perf_counter()
     own = isinstance(env, str)
     if own:
@@ -386,6 +453,9 @@ def rollout(
             raise ValueError(
                 f"env must have P * episodes = {n_cand} * {episodes} = {n_cand * episodes} sub-environments, got {env.num_envs}"
             )
+        _check_policy_fits(policy, env)
+        if max_steps is None and _time_limit(env) is None:
+            raise ValueError("max_steps must be given: env has no time limit (max_episode_steps), so an episode might never end")
         forward = batched_policy(policy, params)
         n = env.num_envs
         obs, _ = env.reset(seed=seed)
@@ -468,9 +538,15 @@ class PolicyFitness:
         seed: int = 0,
         env_kwargs: dict | None = None,
     ):
+        _validate.env_id("env_id", env_id)
+        _validate.instance("policy", policy, nn.Module, "torch.nn.Module with to_action (e.g. MLPPolicy)")
         self.env_id, self.policy = env_id, policy
         self.episodes = _validate.integer_at_least("episodes", episodes, 1)
-        self.max_steps = max_steps
+        self.max_steps = _validate.optional_integer("max_steps", max_steps, 1)
+        _validate.boolean("normalize_obs", normalize_obs)
+        seed = _validate.seed("seed", seed)
+        if env_kwargs is not None:
+            _validate.instance("env_kwargs", env_kwargs, dict, "dict or None")
         self.env_kwargs = dict(env_kwargs or {})
         obs_dim = getattr(policy, "obs_dim", None)
         if normalize_obs and obs_dim is None:
@@ -505,7 +581,8 @@ class PolicyFitness:
 
     def evaluate(self, params, episodes: int = 10) -> RolloutResult:
         """Score one flat vector on ``episodes`` fresh episodes (normalizer frozen, not counted as training)."""
-        params = np.asarray(params, dtype=np.float64).reshape(1, -1)
+        episodes = _validate.integer_at_least("episodes", episodes, 1, 10**5)
+        params = _validate.finite_array("params", params, shape=(num_params(self.policy),)).reshape(1, -1)
         result = rollout(self.policy, np.repeat(params, episodes, axis=0), self._env(episodes), episodes=1,
                          max_steps=self.max_steps, normalizer=self.normalizer, update_normalizer=False, seed=self._seed())
         self.eval_episodes += result.episodes
@@ -525,6 +602,24 @@ class PolicyFitness:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; checked first, so a rejected state changes nothing."""
+        import copy
+
+        _validate.mapping("state", state, ("rng", "normalizer", "counters"))
+        counters = _validate.mapping("state['counters']", state["counters"])
+        for k, v in counters.items():
+            if k not in ("evaluations", "train_episodes", "train_steps", "eval_episodes", "eval_steps"):
+                raise ValueError(f"state['counters'] has an unknown key {k!r}")
+            _validate.integer_at_least(f"state['counters'][{k!r}]", v, 0, None)
+        probe = copy.deepcopy(self.rng.bit_generator)
+        try:
+            probe.state = copy.deepcopy(state["rng"])
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"state['rng'] must be the state of a {type(probe).__name__} bit generator ({error})") from None
+        if self.normalizer is not None and state["normalizer"] is not None:
+            backup = self.normalizer.state_dict()
+            self.normalizer.load_state_dict(state["normalizer"])  # checked there before it changes anything
+            self.normalizer.load_state_dict(backup)
         self.rng.bit_generator.state = state["rng"]
         if self.normalizer is not None and state["normalizer"] is not None:
             self.normalizer.load_state_dict(state["normalizer"])
@@ -597,7 +692,18 @@ def search_policy(
     """
     from pgnotes.solvers.runner import optimize
 
+    from pgnotes.solvers.base import Solver
+
+    _validate.instance("fitness", fitness, PolicyFitness, "PolicyFitness")
+    _validate.instance("solver", solver, Solver, "pgnotes.solvers Solver")
+    if solver.dim != num_params(fitness.policy):
+        raise ValueError(f"solver has dim={solver.dim} but the policy of fitness has {num_params(fitness.policy)} parameters")
+    _validate.integer_at_least("max_generations", max_generations, 1)
     eval_every = _validate.integer_at_least("eval_every", eval_every, 1)
+    _validate.integer_at_least("eval_episodes", eval_episodes, 1, 10**5)
+    if target is not None:
+        _validate.real("target", target)
+    _validate.optional_integer("confirm_episodes", confirm_episodes, 1, 10**5)
     result = PolicySearchResult(history=None)
 
     def evaluate_mean(solver_, history) -> bool:
