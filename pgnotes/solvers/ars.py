@@ -79,7 +79,7 @@ class ARS(Solver):
             raise ValueError(f"top_b must be <= n_directions ({n}), got {self.top_b}")
         self.step_size = _validate.positive("step_size", step_size)
         self.noise = _validate.positive("noise", noise)
-        self.scale_by_std = bool(scale_by_std)
+        self.scale_by_std = _validate.boolean("scale_by_std", scale_by_std)
         self.theta = x0.copy()
         self.last_sigma_r = float("nan")
 
@@ -172,8 +172,16 @@ def make_env(env_id: str):
 
 
 def linear_policy_for(env) -> LinearPolicy:
+    import gymnasium as gym
+
+    act, obs_space = env.action_space, env.observation_space
+    env_name = env.spec.id if getattr(env, "spec", None) is not None else type(env).__name__
+    if not isinstance(act, gym.spaces.Box) or not isinstance(obs_space, gym.spaces.Box):
+        raise ValueError(
+            f"ARS's linear policies need Box observation and action spaces (continuous control); "
+            f"environment {env_name!r} has observation_space {obs_space} and action_space {act}"
+        )
     obs_dim = int(np.prod(env.observation_space.shape))
-    act = env.action_space
     return LinearPolicy(obs_dim, int(np.prod(act.shape)), np.asarray(act.low, float), np.asarray(act.high, float))
 
 
@@ -184,6 +192,11 @@ def rollout(env, policy: LinearPolicy, theta, obs_mean, obs_std, *, seed: int, s
     The policy sees ``(s - obs_mean) / obs_std``. ``collect=True`` also returns a
     :class:`~pgnotes.policy_search.RunningMeanStd` of the raw observations seen, for V2.
     """
+    _validate.instance("policy", policy, LinearPolicy, "LinearPolicy")
+    seed = _validate.seed("seed", seed)
+    if horizon is not None:
+        horizon = _validate.integer_at_least("horizon", horizon, 1)
+    theta = _validate.finite_array("theta", theta, shape=(policy.n_params,))
     obs, _ = env.reset(seed=int(seed))
     total, steps, seen = 0.0, 0, []
     horizon = horizon or env.spec.max_episode_steps or 1000
@@ -229,8 +242,11 @@ class RolloutPool:
     """
 
     def __init__(self, env_id: str, workers: int = 1, start_method: str = "spawn"):
+        if ":" not in str(env_id):
+            _validate.env_id("env_id", env_id)
         self.env_id = env_id
-        self.workers = _validate.integer_at_least("workers", workers, 1)
+        self.workers = _validate.integer_at_least("workers", workers, 1, 1024)
+        _validate.one_of("start_method", start_method, multiprocessing.get_all_start_methods())
         _worker_init(env_id)
         self.policy = _WORKER["policy"]
         self._pool = None
@@ -277,6 +293,24 @@ class ARSConfig:
     seed: int = 0
     workers: int = 1
 
+    def __post_init__(self):
+        if ":" not in str(self.env_id):
+            _validate.env_id("env_id", self.env_id)
+        version_settings(self.version, _validate.integer_at_least("n_directions", self.n_directions, 1), self.top_b)
+        if self.top_b is not None:
+            _validate.integer_at_least("top_b", self.top_b, 1, self.n_directions)
+        _validate.positive("step_size", self.step_size)
+        _validate.positive("noise", self.noise)
+        _validate.real("shift", self.shift)
+        _validate.integer_at_least("horizon", self.horizon, 1)  # 0 is an error, not "the default"
+        _validate.integer_at_least("max_episodes", self.max_episodes, 1)
+        if self.threshold is not None:
+            _validate.real("threshold", self.threshold)
+        _validate.integer_at_least("eval_every", self.eval_every, 1)
+        _validate.integer_at_least("eval_episodes", self.eval_episodes, 1, 10**5)
+        _validate.seed("seed", self.seed)
+        _validate.integer_at_least("workers", self.workers, 1, 1024)
+
 
 @dataclass
 class ARSHistory:
@@ -322,6 +356,17 @@ def train_ars(config: ARSConfig, *, checkpoint: str | Path | None = None, progre
 
     from pgnotes.checkpoint import load_checkpoint, save_checkpoint
 
+    _validate.instance("config", config, ARSConfig, "ARSConfig")
+    config.__post_init__()  # fields may have been changed after construction
+    if checkpoint is not None:
+        from pgnotes.solvers.runner import _writable_file
+
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(f"checkpoint must be a path (str or os.PathLike) or None, got {type(checkpoint).__name__}")
+        _writable_file("checkpoint", Path(checkpoint))
+    if max_seconds is not None:
+        _validate.positive("max_seconds", max_seconds)
+    _validate.boolean("progress", progress)
     b, normalize = version_settings(config.version, config.n_directions, config.top_b)
     with RolloutPool(config.env_id, config.workers) as pool:
         policy = pool.policy
