@@ -124,3 +124,16 @@ def test_train_smoke_and_seeded():
     b = ppo.train(total_steps=500, steps_per_batch=250, hidden=(8,), progress=False, seed=3)
     assert a.history.mean_return == b.history.mean_return
     assert len(a.history) >= 2
+
+
+def test_cartpole_command_writes_results(tmp_path):
+    import json
+
+    from pgnotes.experiments import ppo_cartpole
+
+    out = tmp_path / "ppo.json"
+    assert ppo_cartpole.main(["--algo", "ppo", "--seeds", "0", "--budget", "300", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["summary"]["seeds"] == [0]
+    assert data["runs"][0]["config"]["total_steps"] == 300
+    assert "commit" in data and "environment" in data
