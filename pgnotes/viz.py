@@ -71,6 +71,8 @@ class SearchTrace:
 
 def distribution_of(solver, population: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """``(mean, covariance, source)`` of a solver's search distribution through the covariance hook (module doc)."""
+    if not hasattr(solver, "mean"):
+        raise TypeError(f"solver must have a mean (a search distribution's centre), got {type(solver).__name__}")
     mean = np.array(solver.mean, dtype=np.float64)
     dim = mean.shape[0]
     cov = getattr(solver, "covariance", None)
@@ -89,6 +91,11 @@ def distribution_of(solver, population: np.ndarray | None = None) -> tuple[np.nd
     return mean, centred.T @ centred / len(population), "population"
 
 
+def _solver_like(solver) -> None:
+    if not all(hasattr(solver, name) for name in ("ask", "tell", "mean")):
+        raise TypeError(f"solver must be an ask/tell solver with a mean (e.g. pgnotes.solvers.cmaes.CMAES), got {type(solver).__name__}")
+
+
 def _evaluate(f: Callable, x: np.ndarray, vectorized: bool) -> np.ndarray:
     values = np.asarray(f(x), dtype=np.float64) if vectorized else np.array([f(xi) for xi in x], dtype=np.float64)
     if values.shape != (x.shape[0],):
@@ -103,7 +110,12 @@ def trace_search(f: Callable, solver, generations: int, *, vectorized: bool = Tr
     sampled the population), the population and its fitness. Any dimension is recorded;
     the plots need ``dim == 2``. ``f`` takes the whole population when ``vectorized``.
     """
+    _validate.callable_("f", f)
+    _solver_like(solver)
     generations = _validate.integer_at_least("generations", generations, 1)
+    _validate.boolean("vectorized", vectorized)
+    popsize, dim = getattr(solver, "popsize", 1), getattr(solver, "dim", 1)
+    _validate.allocation("generations * popsize * dim (every population is recorded)", generations, popsize, dim)
     trace = SearchTrace(name or type(solver).__name__)
     for _ in range(generations):
         mean, cov, source = distribution_of(solver)
@@ -134,12 +146,19 @@ def plot_landscape(f: Callable, bounds, ax=None, *, resolution: int = 150, log: 
     """
     import matplotlib.pyplot as plt
 
+    _validate.callable_("f", f)
     (x0, x1), (y0, y1) = _bounds(bounds)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4))
+    resolution = _validate.integer_at_least("resolution", resolution, 2, 4000)
     xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1)
-    objective = -np.asarray(f(grid.reshape(-1, 2)), dtype=np.float64).reshape(resolution, resolution)
+    values = _validate._as_float_array("f(points)", f(grid.reshape(-1, 2)))
+    if values.shape != (resolution * resolution,):
+        raise ValueError(f"f must map points (n, 2) to fitness values (n,), got shape {values.shape} for n = {resolution**2}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("f must return finite values over bounds; some are NaN or inf")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4))
+    objective = -values.reshape(resolution, resolution)
     if log is None:
         log = bool(np.all(objective >= 0))
     values = np.log10(objective + 1e-12 * max(1.0, float(objective.max()))) if log else objective
@@ -152,7 +171,10 @@ def plot_landscape(f: Callable, bounds, ax=None, *, resolution: int = 150, log: 
 
 def ellipse_points(mean, covariance, n_std: float = 1.0, n: int = 100) -> np.ndarray:
     """Points (n, 2) on the ``n_std`` contour of the Gaussian ``N(mean, covariance)`` in 2-D."""
-    covariance = np.asarray(covariance, dtype=np.float64)
+    mean = _validate.finite_array("mean", mean, shape=(2,))
+    n_std = _validate.positive("n_std", n_std)
+    n = _validate.integer_at_least("n", n, 2, 10**6)
+    covariance = _validate._as_float_array("covariance", covariance)
     if covariance.shape != (2, 2):
         raise ValueError(f"covariance must be 2x2 for an ellipse, got shape {covariance.shape}")
     if not np.all(np.isfinite(covariance)):
@@ -196,6 +218,8 @@ class _Panel:
 
 
 def _as_list(traces) -> list[SearchTrace]:
+    if not isinstance(traces, SearchTrace) and (isinstance(traces, (str, bytes)) or not hasattr(traces, "__iter__")):
+        raise TypeError(f"traces must be a SearchTrace (from trace_search) or a list of them, got {type(traces).__name__}")
     traces = [traces] if isinstance(traces, SearchTrace) else list(traces)
     if not traces or not all(isinstance(t, SearchTrace) and len(t) > 0 for t in traces):
         raise ValueError("traces must be a non-empty SearchTrace or a list of them, each with at least one frame")
@@ -206,6 +230,11 @@ def _figure(traces, f, bounds, titles, panel_size):
     import matplotlib.pyplot as plt
 
     traces = _as_list(traces)
+    _validate.callable_("f", f)
+    _bounds(bounds)
+    panel_size = _validate.real("panel_size", panel_size, 0.5, 50.0)
+    if isinstance(titles, str):
+        raise TypeError("titles must be a list of strings, one per trace, not one string")
     titles = list(titles) if titles is not None else [None] * len(traces)
     if len(titles) != len(traces):
         raise ValueError(f"titles must have one entry per trace ({len(traces)}), got {len(titles)}")
@@ -224,11 +253,12 @@ def plot_search_frame(traces, f: Callable, bounds, t: int = -1, *, titles: Seque
     plotted box. Population: orange dots; mean: red cross and its path so far (white);
     covariance: red ellipses at 1 and 2 standard deviations.
     """
-    fig, panels = _figure(traces, f, bounds, titles, panel_size)
-    n = max(len(p.trace) for p in panels)
+    _validate.integer_at_least("t", t, -1, None)
+    n = max(len(tr) for tr in _as_list(traces))
     t = n - 1 if t == -1 else int(t)
     if not 0 <= t < n:
         raise ValueError(f"t must lie in [0, {n - 1}] or be -1, got {t}")
+    fig, panels = _figure(traces, f, bounds, titles, panel_size)
     for p in panels:
         p.update(t)
     return fig
@@ -244,6 +274,8 @@ def animate_search(traces, f: Callable, bounds, *, titles: Sequence[str] | None 
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
 
+    interval = _validate.integer_at_least("interval", interval, 1, 10**6)
+    dpi = _validate.integer_at_least("dpi", dpi, 10, 1000)
     fig, panels = _figure(traces, f, bounds, titles, panel_size)
     fig.set_dpi(dpi)
     n = max(len(p.trace) for p in panels)
@@ -270,6 +302,9 @@ def animation_html(anim, *, default_mode: str = "once", frame_format: str = "jpe
 
     if frame_format not in ("jpeg", "png"):
         raise ValueError(f"frame_format must be 'jpeg' or 'png', got {frame_format!r}")
+    _validate.one_of("default_mode", default_mode, ("loop", "once", "reflect"))
+    if not hasattr(anim, "to_jshtml"):
+        raise TypeError(f"anim must be a matplotlib Animation (from animate_search), got {type(anim).__name__}")
     with matplotlib.rc_context({"animation.frame_format": frame_format,
                                 "savefig.dpi": getattr(anim, "pgnotes_dpi", "figure")}):
         html = anim.to_jshtml(default_mode=default_mode)
@@ -320,6 +355,8 @@ def search_widget(traces, f: Callable, bounds, *, default: int | None = None, ti
 
     traces = _as_list(traces)
     n = max(len(t) for t in traces)
+    if default is not None:
+        _validate.integer_at_least("default", default, 0, None)
     value = n // 2 if default is None else int(default)
     if not 0 <= value < n:
         raise ValueError(f"default must lie in [0, {n - 1}], got {default}")
