@@ -160,3 +160,97 @@ def test_a_stub_with_raises_cases_is_not_yet_solved(reg):
 
     result = run_check("selftest.safe_log", safe_log, reg)
     assert result.status == "not yet solved" and result.earned == 0
+
+
+def test_a_sleeping_or_looping_function_never_hangs_check(reg, capsys):
+    import time
+
+    def sleeps_and_swallows(n):
+        while True:
+            try:
+                time.sleep(60)
+            except BaseException:
+                pass
+
+    def spins(x, factor):
+        while True:
+            pass
+
+    start = time.perf_counter()
+    slow = run_check("selftest.pair", sleeps_and_swallows, reg, timeout=0.5)
+    looping = run_check("selftest.scale", spins, reg, timeout=0.5)
+    assert time.perf_counter() - start < 5
+    assert slow.earned == 0 and "timed out after 0.5 s" in slow.text()
+    assert looping.earned == 0 and looping.status == "incomplete"
+    # the public entry point too, with its own default limit
+    def reward_to_go(rewards, gamma):
+        return sleeps_and_swallows(None)
+
+    start = time.perf_counter()
+    check("ch02.reward_to_go", reward_to_go, timeout=0.5)
+    assert time.perf_counter() - start < 5                  # two time limits, then the rest is not run
+    out = capsys.readouterr().out
+    assert "ch02.reward_to_go: 0/3" in out and "not run: 2 earlier cases timed out" in out
+
+
+def test_after_two_timeouts_the_remaining_cases_are_not_run(reg):
+    def add(a, b):
+        while True:
+            pass
+
+    result = run_check("selftest.add", add, reg, timeout=0.2)
+    reasons = [c.reason for c in result.cases]
+    assert reasons[0].startswith("timed out") and reasons[1].startswith("timed out")
+    assert reasons[2] == "not run: 2 earlier cases timed out"
+
+
+def test_hints_come_in_two_steps_and_a_case_can_be_shown_in_full(capsys):
+    def landing_row(heights, bottom, column):
+        return int(heights[column] - bottom[0])      # the left column only
+
+    check("ch05.landing_row", landing_row)
+    first = capsys.readouterr().out
+    assert "  idea: " in first and 'read: Chapter 5, "A simulator within reach of C speed"' in first
+    assert "max over i" not in first                 # the formula only on request
+    assert 'check("ch05.landing_row", landing_row, hint=2)' in first
+    check("ch05.landing_row", landing_row, hint=2, show=7)
+    second = capsys.readouterr().out
+    assert "hint:     the piece stops at the first row where one of its columns touches" in second
+    assert "case 7 (the piece's right column decides" in second and "heights = np.array([" in second
+    assert "reproduce: from pgnotes.grading import case_inputs; args, kwargs = case_inputs('ch05.landing_row', 7)" in second
+    from pgnotes.grading import case_inputs
+
+    args, kwargs = case_inputs("ch05.landing_row", 7)
+    assert landing_row(*args, **kwargs) != 0 or True   # the reproducer runs
+    with pytest.raises(ValueError, match="number"):
+        case_inputs("ch05.landing_row", 99)
+
+
+def test_array_mismatch_states_tolerance_and_dtype(reg):
+    def scale(x, factor):
+        return (np.asarray(x) * factor).astype(np.float32) + np.float32(1e-6)
+
+    text = run_check("selftest.scale", scale, reg).text()
+    assert "allowed: 0 + 1e-09 * |expected|" in text and "got dtype float32, expected float64" in text
+
+
+def test_dtype_is_checked_where_the_exercise_asks_for_it():
+    def sort_gathered(rows, directions):
+        rows = rows[rows[:, 0] >= 0]
+        rows = rows[np.argsort(rows[:, 0], kind="stable")]
+        if not np.array_equal(rows[:, 0], np.arange(directions)):
+            raise ValueError("directions")
+        return rows[:, 1], rows[:, 2]                 # float indices
+
+    text = run_check("ch06.sort_gathered", sort_gathered).text()
+    assert "wrong dtype at [0]: expected integers (int64), got float64" in text
+
+
+def test_changing_an_input_in_place_loses_the_case(reg):
+    def scale(x, factor):
+        x *= factor
+        return x
+
+    result = run_check("selftest.scale", scale, reg)
+    assert result.earned == 0
+    assert "changed its input argument 1 (x) in place" in result.text()

@@ -11,8 +11,8 @@ For each submission, in a temporary copy of its directory (other notebooks left 
    beside step 2, in its own copy of the directory;
 2. a separate, limited child process runs the notebook's code cells and calls the learner's
    functions on every case, public and hidden; only plain JSON values come back
-   (:mod:`pgnotes.grading.sandbox`). A function that times out once gets a short limit on
-   its next case and is not called again after a second timeout, so an infinite loop costs
+   (:mod:`pgnotes.grading.sandbox`). After a first timeout every later case gets a short
+   limit, and a function that timed out twice is not called again, so an infinite loop costs
    seconds, not a time limit per case;
 3. this process, which alone holds the expected values, compares and scores
    (:mod:`pgnotes.grading.compare`).
@@ -413,8 +413,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--notebook-timeout", type=float, default=300.0,
                         help="seconds for all cells of a notebook together (default 300)")
     parser.add_argument("--case-timeout", type=float, default=Limits.case_timeout,
-                        help=f"seconds per case (default {Limits.case_timeout:g}); a function that timed out once "
-                             f"gets {Limits.retry_timeout:g} s on its next case and none after two")
+                        help=f"seconds per case (default {Limits.case_timeout:g}); after a first timeout every later "
+                             f"case gets {Limits.retry_timeout:g} s, and a function that timed out twice is not called "
+                             "again")
     parser.add_argument("--cpu", type=int, default=120, help="CPU seconds per child process (default 120)")
     parser.add_argument("--memory", type=float, default=4.0, help="GiB of address space per child process (default 4)")
     parser.add_argument("--no-execute", dest="execute", action="store_false",

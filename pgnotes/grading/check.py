@@ -165,7 +165,7 @@ class CaseResult:
     def earned(self) -> float:
         return self.points if self.passed else 0.0
 
-    def lines(self, hint_level: int = 1) -> list[str]:
+    def lines(self, hint_level: int = 1, previous_hint: str = "") -> list[str]:
         label = f"case {self.index + 1}" + (f" ({self.name})" if self.name else "")
         if self.hidden:
             label += " [hidden]"
@@ -177,7 +177,7 @@ class CaseResult:
         if self.reason:
             out.append(f"        why:      {self.reason}")
         if hint_level >= 2 and self.hint:
-            out.append(f"        hint:     {self.hint}")
+            out.append(f"        hint:     {self.hint}" if self.hint != previous_hint else "        hint:     (as above)")
         return out
 
     def as_dict(self) -> dict:
@@ -228,8 +228,11 @@ class ExerciseResult:
         lines = []
         if self.message:
             lines.append(f"{self.exercise_id}: {self.message}")
+        previous = ""
         for case in self.cases:
-            lines.extend(case.lines(hint_level))
+            lines.extend(case.lines(hint_level, previous))
+            if not case.passed and case.hint:
+                previous = case.hint
         lines.extend(self.help_lines(hint_level))
         lines.extend(self.extra)
         if self.score_line():
@@ -332,8 +335,15 @@ def run_check(exercise_id, obj, reg: Registry | None = None, *, timeout: float |
     return judge(exercise, outcomes)
 
 
-def show_case(exercise_id: str, number, reg: Registry | None = None) -> list[str]:
-    """Public case ``number`` (from 1) of ``exercise_id`` in full: inputs, expected value, reproducer."""
+def _indent(text: str, prefix: str) -> str:
+    return text.replace("\n", "\n" + prefix)
+
+
+def show_case(exercise_id: str, number, reg: Registry | None = None, function=None) -> list[str]:
+    """Public case ``number`` (from 1) of ``exercise_id`` in full: inputs, expected value, reproducer.
+
+    ``function`` (optional) names the positional arguments after its parameters.
+    """
     reg = reg or registry()
     exercise = reg.get(exercise_id)
     if exercise is None:
@@ -343,10 +353,17 @@ def show_case(exercise_id: str, number, reg: Registry | None = None) -> list[str
         return [f"  show: there is no case {number!r}; cases are numbered 1 to {len(cases)}"]
     case = cases[number - 1]
     out = [f"  case {number}" + (f" ({case.name})" if case.name else "") + " in full:"]
+    try:
+        import inspect
+
+        names = [p.name for p in inspect.signature(function).parameters.values()] if function else []
+    except (TypeError, ValueError):
+        names = []
     for i, value in enumerate(case.args):
-        out.append(f"    argument {i + 1} = {full_repr(value)}")
+        name = names[i] if i < len(names) else f"argument {i + 1}"
+        out.append(f"    {name} = {_indent(full_repr(value), ' ' * (7 + len(name)))}")
     for key, value in case.kwargs.items():
-        out.append(f"    {key} = {full_repr(value)}")
+        out.append(f"    {key} = {_indent(full_repr(value), ' ' * (7 + len(key)))}")
     if case.compare == "raises":
         out.append(f"    expected: raises {case.expected}")
     elif case.compare == "statistical":
@@ -356,7 +373,8 @@ def show_case(exercise_id: str, number, reg: Registry | None = None) -> list[str
         tolerance = ("exactly" if case.compare == "equal" or (case.atol == 0 and case.rtol == 0)
                      else f"within {case.atol:g} + {case.rtol:g} * |expected|")
         dtype = ", of the same kind (integer/float)" if case.check_dtype else ""
-        out.append(f"    expected ({tolerance}{dtype}): {full_repr(case.expected)}")
+        out.append(f"    expected ({tolerance}{dtype}):")
+        out.append(f"      {_indent(full_repr(case.expected), '      ')}")
     out.append(f"    reproduce: from pgnotes.grading import case_inputs; "
                f"args, kwargs = case_inputs({exercise_id!r}, {number}); {exercise.function}(*args, **kwargs)")
     return out
@@ -374,7 +392,7 @@ def check(exercise_id: str, obj, hint: int = 1, show: int | None = None, timeout
     try:
         result = run_check(exercise_id, obj, timeout=timeout)
         if show is not None and result.status != "unknown exercise":
-            result.extra = show_case(exercise_id, show)
+            result.extra = show_case(exercise_id, show, function=obj)
         level = hint if isinstance(hint, int) and not isinstance(hint, bool) else 1
         text = result.text(level)
     except KeyboardInterrupt:

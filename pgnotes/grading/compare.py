@@ -319,7 +319,9 @@ def _compare_close(got, expected, rtol: float, atol: float, path: str = "", chec
         if check_dtype and want is not None and have != want:
             return (f"wrong dtype{at}: expected {KIND_NAMES.get(want, want)} ({_dtype_name(expected)}), "
                     f"got {_dtype_name(got)}")
-        dtypes = f"got {_dtype_name(got)}, expected {_dtype_name(expected)}" if g.ndim or e.ndim else ""
+        have_name, want_name = _dtype_name(got), _dtype_name(expected)
+        dtypes = (("" if not (g.ndim or e.ndim) else f"dtype {want_name}") if have_name == want_name
+                  else f"got dtype {have_name}, expected {want_name}")
         reason = _close_reason(g, e, rtol, atol, dtypes)
         return None if reason is None else reason + at
     if expected is None or type(expected) in (bool, str):

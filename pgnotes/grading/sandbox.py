@@ -49,9 +49,9 @@ MAX_LINES = 100_000             # result lines the parent keeps from one child
 class Limits:
     """Limits for one submission. Seconds are wall-clock unless named cpu."""
 
-    cell_timeout: float = 15.0          # per notebook cell (both jobs)
-    case_timeout: float = 10.0          # per call of a learner's function
-    retry_timeout: float = 2.0          # per call of a function that already timed out once
+    cell_timeout: float = 10.0          # per notebook cell (both jobs)
+    case_timeout: float = 5.0           # per call of a learner's function (the cases take milliseconds)
+    retry_timeout: float = 1.0          # per call once any call of the submission has timed out
     cpu_seconds: int = 120              # RLIMIT_CPU of each child process
     memory_bytes: int = 4 * 1024**3     # RLIMIT_AS of each child process
     file_bytes: int = 256 * 1024**2     # RLIMIT_FSIZE
@@ -314,8 +314,9 @@ def _job_call(job: dict, channel: _Channel) -> None:
         except BaseException as error:   # SystemExit, KeyboardInterrupt, anything: go on with the next cell
             channel.send({"cell": index, "error": _error_text(error)})
     channel.send({"ready": True})
-    # a function that timed out once gets a short limit on its next case, and none after two:
-    # a looping function costs one case limit and one short one, not a limit per case
+    # once a call has timed out, every later call gets the short retry limit, and a function
+    # that timed out twice is not called again: a looping submission costs one case limit and
+    # a few short ones, not a limit per case (a helper that loops can break several functions)
     timeouts: dict = {}
     retry = min(float(job.get("retry_timeout", job["case_timeout"])), float(job["case_timeout"]))
     for spec in job["cases"]:
@@ -324,7 +325,7 @@ def _job_call(job: dict, channel: _Channel) -> None:
         if count >= 2:
             channel.send({"i": spec["i"], "skipped": True, "seconds": 0.0})
             continue
-        limit = job["case_timeout"] if count == 0 else retry
+        limit = retry if timeouts else job["case_timeout"]
         start = time.perf_counter()
         if not callable(function):
             outcome = {"error": {"type": "NameError", "mro": ["NameError"],
@@ -422,8 +423,8 @@ def child_environment(workdir: str) -> dict:
         "MALLOC_ARENA_MAX": "2", "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
         "IPYTHONDIR": os.path.join(home, ".ipython"), "JUPYTER_RUNTIME_DIR": os.path.join(home, ".jupyter-runtime"),
         "JUPYTER_PLATFORM_DIRS": "1", "NUMBA_CACHE_DIR": os.path.join(home, ".numba"), "MUJOCO_GL": "egl",
-        # check() calls inside an executed notebook (the report's run) wait at most 2 s per case
-        "PGNOTES_CHECK_TIMEOUT": "2",
+        # check() calls inside an executed notebook (the report's run) wait at most 1 s per case
+        "PGNOTES_CHECK_TIMEOUT": "1",
     }
 
 
