@@ -137,11 +137,18 @@ class ESConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
+        if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
+            raise TypeError(f"hidden must be a sequence of layer sizes, e.g. (16,), got {type(self.hidden).__name__}")
+        for i, h in enumerate(self.hidden):
+            _validate.integer_at_least(f"hidden[{i}]", h, 1, 10**5)
         self.hidden = tuple(int(h) for h in self.hidden)
         self.validate()
 
     def validate(self) -> None:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting."""
+        _validate.string("task", self.task)
+        if self.task != "sphere" and ":" not in self.task:
+            _validate.env_id("task", self.task)
         _validate.integer_at_least("directions", self.directions, 1)
         _validate.integer_at_least("generations", self.generations, 0)
         _validate.integer_at_least("seed", self.seed, 0, None)
@@ -288,7 +295,7 @@ def shaped_weights(returns: np.ndarray, shaping: str = "centered_ranks") -> np.n
     Centered ranks are taken over all ``D * m`` returns in direction order; the weight of an
     antithetic direction is ``u(+) - u(-)``.
     """
-    returns = np.asarray(returns, dtype=np.float64)
+    returns = _validate.finite_array("returns", returns)
     if returns.ndim != 2 or returns.shape[1] not in (1, 2):
         raise ValueError(f"returns must have shape (directions, 1 or 2), got {returns.shape}")
     if shaping == "centered_ranks":
@@ -314,6 +321,8 @@ def es_gradient_from_table(
     sigma = _validate.positive("sigma", sigma)
     if len(indices) != len(weights):
         raise ValueError(f"indices and weights must have the same length, got {len(indices)} and {len(weights)}")
+    _validate.finite_array("weights", weights, ndim=1)
+    popsize = _validate.integer_at_least("popsize", popsize, 1)
     g = np.zeros(dim, dtype=np.float64)
     for index, w in zip(indices, weights):
         g += float(w) * table.get(int(index), dim).astype(np.float64)
@@ -359,6 +368,7 @@ class ESState:
 
     def step(self, gradient: np.ndarray) -> None:
         """One Adam ascent step along the search gradient ``gradient`` (float64 array)."""
+        gradient = _validate.finite_array("gradient", gradient, shape=(self.dim,))
         self.param.grad = torch.from_numpy(-np.asarray(gradient, dtype=np.float64).astype(np.float32))
         self.optimizer.step()
         self.param.grad = None
@@ -367,9 +377,22 @@ class ESState:
         return {"theta": self.theta.copy(), "optimizer": self.optimizer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        with torch.no_grad():
-            self.param.copy_(torch.from_numpy(np.asarray(state["theta"], dtype=np.float32)))
-        self.optimizer.load_state_dict(state["optimizer"])
+        """Restore a :meth:`state_dict`; checked first, and a rejected state leaves this one unchanged."""
+        import copy
+
+        _validate.mapping("state", state, ("theta", "optimizer"))
+        theta = _validate.finite_array("state['theta']", state["theta"], shape=(self.dim,))
+        _validate.mapping("state['optimizer']", state["optimizer"], ("state", "param_groups"))
+        old_theta, old_optimizer = self.theta.copy(), copy.deepcopy(self.optimizer.state_dict())
+        try:
+            with torch.no_grad():
+                self.param.copy_(torch.from_numpy(np.asarray(theta, dtype=np.float32)))
+            self.optimizer.load_state_dict(state["optimizer"])
+        except BaseException:
+            with torch.no_grad():
+                self.param.copy_(torch.from_numpy(old_theta))
+            self.optimizer.load_state_dict(old_optimizer)
+            raise
 
 
 def es_update(

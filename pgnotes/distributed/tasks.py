@@ -111,6 +111,8 @@ class PolicyTask:
     ):
         import gymnasium as gym  # imported here: the sphere task needs no environment
 
+        if ":" not in str(env_id):
+            _validate.env_id("env_id", env_id)
         self.env_id = env_id
         self.max_episode_steps = _validate.integer_at_least("max_episode_steps", max_episode_steps, 1)
         self.episodes = _validate.integer_at_least("episodes", episodes, 1)
