@@ -34,6 +34,7 @@ from pgnotes.solvers.base import Solver
 
 def default_popsize(dim: int) -> int:
     """Default population size ``4 + floor(3 ln n)`` (Hansen 2016, Table 1)."""
+    dim = _validate.integer_at_least("dim", dim, 1, _validate.MAX_ELEMENTS)
     return 4 + int(np.floor(3 * np.log(dim)))
 
 
@@ -43,7 +44,10 @@ def cma_parameters(dim: int, popsize: int, mu: int | None = None) -> dict:
     Returns a dict with ``weights`` (length ``popsize``, the last ``popsize - mu`` negative),
     ``mu``, ``mueff``, ``cm``, ``cs``, ``damps``, ``cc``, ``c1``, ``cmu`` and ``chiN``.
     """
-    n, lam = dim, popsize
+    n = _validate.integer_at_least("dim", dim, 1, _validate.MAX_ELEMENTS)
+    lam = _validate.integer_at_least("popsize", popsize, 2)
+    if mu is not None:
+        mu = _validate.integer_at_least("mu", mu, 1, lam)
     mu = lam // 2 if mu is None else mu
     if mu < 1:
         raise ValueError(f"popsize must be >= 2 so that CMA-ES has at least one positive weight, got {popsize}")
@@ -112,6 +116,7 @@ class CMAES(Solver):
         dim = x0.size
         if dim < 1:
             raise ValueError("x0 must have at least one coordinate")
+        _validate.allocation("x0 (the covariance matrix C is dim x dim)", dim, dim)
         _validate.allocation("x0 (the covariance matrix C is dim x dim)", dim, dim)
         popsize = default_popsize(dim) if popsize is None else popsize
         super().__init__(dim, popsize, rng, min_popsize=2)
