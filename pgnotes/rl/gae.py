@@ -221,7 +221,7 @@ class OnPolicyHistory:
 
 def evaluate_and_record(history: OnPolicyHistory, policy: Policy, env_id: str, *, at: int, seed: int, episodes: int = 100,
                         target: float | None = None, max_steps: int | None = None) -> float:
-    """Evaluate the stochastic policy on ``episodes`` fresh episodes (chapter 2's protocol) and record it at ``at`` steps."""
+    """Evaluate the stochastic policy on ``episodes`` fresh episodes (chapter 2's protocol) and record it at ``at`` steps. Chapter 7."""
     returns = evaluate_policy(policy, env_id, episodes, seed=seed, max_steps=max_steps)
     history.eval_at.append(int(at))
     history.eval_mean.append(float(returns.mean()))

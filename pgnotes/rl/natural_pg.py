@@ -374,7 +374,7 @@ class TRPOConfig:
 
 @dataclass
 class TRPOResult:
-    """Outcome of :func:`train`: the trained ``policy`` and ``value_fn``, the ``history`` and the ``config``."""
+    """Outcome of :func:`train`: the trained ``policy`` and ``value_fn``, the ``history`` and the ``config``. Chapter 7."""
 
     policy: Policy
     value_fn: ValueFunction
@@ -383,7 +383,7 @@ class TRPOResult:
 
 
 def normalized(advantages: torch.Tensor) -> torch.Tensor:
-    """Advantages standardized to zero mean and unit standard deviation (unchanged if fewer than 2)."""
+    """Advantages standardized to zero mean and unit standard deviation (unchanged if fewer than 2). Chapter 7."""
     if advantages.numel() < 2:
         return advantages
     return (advantages - advantages.mean()) / (advantages.std() + 1e-8)

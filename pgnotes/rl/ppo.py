@@ -234,7 +234,7 @@ class PPOConfig:
 
 @dataclass
 class PPOResult:
-    """Outcome of :func:`train`: the trained ``policy`` and ``value_fn``, the ``history`` and the ``config``."""
+    """Outcome of :func:`train`: the trained ``policy`` and ``value_fn``, the ``history`` and the ``config``. Chapter 7."""
 
     policy: Policy
     value_fn: ValueFunction
