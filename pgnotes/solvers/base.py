@@ -172,6 +172,8 @@ class Solver(ABC):
             current, new = getattr(self, key), state[key]
             if isinstance(current, np.ndarray) and current.dtype.kind == "f":
                 _validate.finite_array(f"state[{key!r}]", new, shape=current.shape)
+            elif isinstance(new, np.ndarray) and new.dtype.kind == "f":
+                _validate.finite_array(f"state[{key!r}]", new)
             elif isinstance(current, float):
                 _validate.real(f"state[{key!r}]", new)
         _validate.integer_at_least("state['generation']", state["generation"], 0, None)

@@ -64,6 +64,11 @@ class SimpleEA(Solver):
         self.parent_fitness = None  # unknown until the first tell
         self.sigmas = np.full(self.popsize, sigma)
 
+    def _check_state(self, state) -> None:
+        super()._check_state(state)
+        if state["parent_fitness"] is not None:
+            _validate.finite_array("state['parent_fitness']", state["parent_fitness"], shape=(self.popsize,))
+
     @property
     def mean(self) -> np.ndarray:
         """The best parent (the population's centre before the first ``tell``)."""
