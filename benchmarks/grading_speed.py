@@ -1,8 +1,8 @@
 """Seconds per submission of ``pgnotes grade``, on the course's own solution notebooks.
 
 Each solutions/*.ipynb that calls check() is graded cold (a fresh work directory, so nothing
-comes from the cache), once with the nbclient execution step and once without it
-(``--no-execute``). A third column shows the cost of a re-run that finds everything cached. All
+comes from the cache), once with the nbclient execution step (``--execute``) and once without
+it (``--no-execute``, the default). A third column shows the cost of a re-run that finds everything cached. All
 runs use the default limits and one submission at a time.
 
     .venv/bin/python benchmarks/grading_speed.py [--repeat 2]
@@ -57,7 +57,7 @@ def main() -> int:
         print("no graded solution notebooks found")
         return 0
     rows = {p.name: {} for p in paths}
-    for mode, extra in (("with nbclient", ()), ("--no-execute", ("--no-execute",))):
+    for mode, extra in (("with nbclient", ("--execute",)), ("--no-execute", ("--no-execute",))):
         samples: dict[str, list] = {p.name: [] for p in paths}
         for _ in range(options.repeat):
             with tempfile.TemporaryDirectory() as tmp:

@@ -6,9 +6,11 @@
 
 For each submission, in a temporary copy of its directory (other notebooks left out):
 
-1. the notebook runs in a fresh Jupyter kernel (nbclient) with a per-cell timeout, for the
-   report: which cells raised or timed out (``--no-execute`` skips this step); it runs
-   beside step 2, in its own copy of the directory;
+1. with ``--execute``, the notebook also runs in a fresh Jupyter kernel (nbclient) with a
+   per-cell timeout, for the report: which cells raised or timed out, as Jupyter sees them.
+   It runs beside step 2, in its own copy of the directory. It is off by default: scores
+   never depend on it, step 2 already reports every cell that raised or timed out, and a
+   kernel costs about four times the graded run;
 2. a separate, limited child process runs the notebook's code cells and calls the learner's
    functions on every case, public and hidden; only plain JSON values come back
    (:mod:`pgnotes.grading.sandbox`). After a first timeout every later case gets a short
@@ -418,8 +420,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "again")
     parser.add_argument("--cpu", type=int, default=120, help="CPU seconds per child process (default 120)")
     parser.add_argument("--memory", type=float, default=4.0, help="GiB of address space per child process (default 4)")
+    parser.add_argument("--execute", dest="execute", action="store_true", default=False,
+                        help="also run each notebook in a Jupyter kernel (nbclient), for the report only; scores do "
+                             "not depend on it (off by default: it costs several times the graded run)")
     parser.add_argument("--no-execute", dest="execute", action="store_false",
-                        help="skip the nbclient run of each notebook (report only; scores do not depend on it)")
+                        help="do not run the notebooks in a Jupyter kernel (the default)")
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                         help=f"submissions graded at once (default: the number of CPUs, at most 4; here {DEFAULT_JOBS})")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
