@@ -167,9 +167,14 @@ def draw_state(ax, env_id: str, observation, action=None) -> None:
     ax.set_yticks([])
 
 
-def animate(playback: Playback, *, every: int = 2, interval: int = 60, size: Sequence[float] = (4.0, 2.4), dpi: int = 64,
+_SIZES = {"CartPole-v1": (5.0, 1.9), "Pendulum-v1": (3.0, 3.0)}
+
+
+def animate(playback: Playback, *, every: int = 2, interval: int = 60, size: Sequence[float] | None = None, dpi: int = 72,
             title: str | None = None):
     """A ``matplotlib.animation.FuncAnimation`` of every ``every``-th step of ``playback``. Chapter 2.
+
+    ``size`` is the figure size in inches (default: one that fits the environment's drawing).
 
     Embed it in a page with :func:`pgnotes.viz.animation_html` (frames as images, works offline).
     """
@@ -184,7 +189,7 @@ def animate(playback: Playback, *, every: int = 2, interval: int = 60, size: Seq
     frames = list(range(0, len(playback), every))
     if frames[-1] != len(playback) - 1:
         frames.append(len(playback) - 1)
-    fig, ax = plt.subplots(figsize=tuple(size))
+    fig, ax = plt.subplots(figsize=tuple(size) if size is not None else _SIZES[playback.env_id])
     cumulative = np.cumsum(playback.rewards)
     label = title or playback.env_id
 
