@@ -670,7 +670,7 @@ def _(board):
     return int(sum(1 for c in range(board.shape[1]) if (~board[: h[c], c]).any()))
 
 
-@mutant("ch05.holes", "number of filled cells below empty ones swapped: filled cells under the top")
+@mutant("ch05.holes", "counts filled cells under the top instead of empty ones")
 def _(board):
     return int(board.sum() - (_heights(board) > 0).sum())
 
@@ -924,6 +924,11 @@ def _(theta, noise, indices, returns, sigma, alpha):
 
 
 # --- more mistakes, found by trying the exercises as a learner ---------------------------------
+
+@mutant("ch01.score_function_estimate", "subtracts the baseline from the scores")
+def _(fitness, scores, baseline=0.0):
+    return (fitness[:, None] * (scores - baseline)).mean(axis=0)
+
 
 @mutant("ch02.reward_to_go", "rejects gamma = 0 (checks 0 < gamma)")
 def _(rewards, gamma):
