@@ -34,6 +34,9 @@ COMMANDS: dict[str, str] = {
     "es_cartpole": "pgnotes es-cartpole",
     "es_swimmer": "pgnotes es-mujoco --seeds 0 1 2 3 4",
     "es_swimmer_snes": "pgnotes es-mujoco --method snes --eval-every 8 --seeds 0 1 2 3 4",
+    "ars_swimmer-v1-more": ("python -m pgnotes.experiments.ars_mujoco --preset swimmer-v1 --seeds 5 6 7 "
+                            "--max-episodes 600 --out results/ars_swimmer-v1-more.json"),
+    "trpo_cartpole": "python -m pgnotes.experiments.ppo_cartpole --algo trpo",
     "ch04_watch_swimmer": "python -m pgnotes.watch_mujoco --result ars_swimmer-v1 --seed 0 --out results/ch04_watch_swimmer.json",
     "ch04_watch_halfcheetah": ("python -m pgnotes.watch_mujoco --result ars_halfcheetah-v2t --seed 1 "
                                "--out results/ch04_watch_halfcheetah.json"),
@@ -58,6 +61,7 @@ COMMANDS: dict[str, str] = {
     "es_update_vs_rollout": "python benchmarks/es_update_vs_rollout.py",
     "reinforce_speed": "python benchmarks/reinforce_speed.py",
     "tetris_speed": "python benchmarks/tetris_speed.py",
+    "tetris_mdptetris": "python benchmarks/tetris_mdptetris.py --mdptetris PATH/TO/mdptetris_play_games --games 500",
 }
 
 
@@ -105,14 +109,14 @@ def result_path(name: str) -> Path:
         if path.is_file():
             return path
     command = command_for(filename)
-    where = ", ".join(str(d) for d in dirs) or "no results folder exists"
     if command is None:
-        make = f"no course command writes it (known results: {', '.join(sorted(COMMANDS))})"
+        make = "no course command writes it (the experiment commands: `pgnotes --help`, pgnotes.experiments)"
     elif command.startswith("python benchmarks/"):
         make = f"make it with `{command}` in a clone of the repository"
     else:
         make = f"make it with `{command}`"
-    raise ResultNotFound(f"results/{filename} not found (searched: {where}); {make}")
+    # no absolute paths in the message: a notebook that prints it shows the same text everywhere
+    raise ResultNotFound(f"results/{filename} not found (in ./results, the clone or the installed pgnotes); {make}")
 
 
 def load_result(name: str) -> dict[str, Any]:
