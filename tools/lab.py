@@ -11,6 +11,7 @@ naming the port and how to choose another (exit status 2). ``make lab`` register
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import socket
 import sys
@@ -27,12 +28,18 @@ class PortBusy(RuntimeError):
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
-    """Whether a server could listen on ``host:port`` now (the test JupyterLab itself does)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
+    """Whether a server could listen on ``host:port`` now (and on ``::1``, which "localhost" also means)."""
+    addresses = [(socket.AF_INET, host)]
+    if host == HOST and socket.has_ipv6:
+        addresses.append((socket.AF_INET6, "::1"))
+    for family, address in addresses:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((address, port))
+            except OSError as error:
+                if family == socket.AF_INET6 and error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                    continue  # no IPv6 loopback here
+                return False
     return True
 
 
