@@ -239,3 +239,24 @@ def test_gradebook_neutralizes_spreadsheet_formulas():
               "exercises": {"selftest.add": {"earned": 0.0}}, "notes": ["=HYPERLINK(\"http://x\")"]}
     row = next(csv.DictReader(gradebook_csv([record], ["selftest.add"]).splitlines()))
     assert row["submission"].startswith("'=") and row["notes"].startswith("'=")
+
+
+def test_a_looping_submission_costs_one_case_limit_and_short_retries(tmp_path):
+    """A loop in every function: the first call gets the case limit, every later call 1 s, and a
+    function that timed out twice is not called again, so the cost does not grow with the cases."""
+    looping = "def {name}(*args, **kwargs):\n    while True:\n        pass\n"
+    cells = [new_code_cell("from pgnotes.grading import check")]
+    cells += [new_code_cell(looping.format(name=name)) for name in ("add", "pair", "safe_log", "sample_mean", "scale")]
+    cells += [new_code_cell('check("selftest.add", add)')]
+    path = tmp_path / "subs" / "loops_everywhere.ipynb"
+    path.parent.mkdir()
+    nbformat.write(new_notebook(cells=cells), path)
+    report = grade(options([path], tmp_path, case_timeout=3.0))
+    record = report["submissions"][0]
+    assert record["score"] == 0
+    text = notes(({}, report), "loops_everywhere")
+    assert "selftest.add case 1: timed out after 3 s" in text
+    assert "selftest.add case 2: timed out after 1 s" in text
+    assert "selftest.add case 3: not run: the function timed out on two earlier cases" in text
+    # 8 cases: one 3 s limit and at most six 1 s ones (the old limits: a full limit for each case)
+    assert record["seconds"]["cases"] < 3 + 6 + 8, record["seconds"]
