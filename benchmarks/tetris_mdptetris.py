@@ -14,7 +14,11 @@ mdptetris_play_games`), then:
 
     python benchmarks/tetris_mdptetris.py --mdptetris /path/to/mdptetris/src/mdptetris_play_games
 
-which writes results/tetris_mdptetris.json (relative to the current directory).
+which writes results/tetris_mdptetris.json (relative to the current directory). With
+``--controller dellacherie`` it plays Dellacherie's hand-coded controller (MdpTetris's own
+feature definitions, weights -1, 1, -1, -1, -4, -1) instead, MdpTetris only, and writes
+results/tetris_mdptetris_dellacherie.json: its games last millions of lines, so give it
+``--time-limit`` seconds; games still running then are left out and the file says so.
 """
 
 from __future__ import annotations
@@ -68,6 +72,36 @@ def run_mdptetris(binary: Path, data: Path, games: int) -> dict:
     return {"lines": scores, "cpu_s": cpu, "seed_line": seed_line.lstrip("# ").strip()}
 
 
+DELLACHERIE_FILE = "0\n-1\n6\n1 -1\n2 1\n3 -1\n4 -1\n5 -4\n6 -1\n"  # MdpTetris's dellacherie_initial.dat
+
+
+def run_mdptetris_dellacherie(binary: Path, data: Path, games: int, time_limit: float) -> dict:
+    """Dellacherie's controller in MdpTetris: lines of each finished game within ``time_limit`` seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        shutil.copy(data / "pieces4.dat", tmp / "pieces4.dat")
+        (tmp / "weights.dat").write_text(DELLACHERIE_FILE)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        with open(tmp / "out.txt", "w") as out:
+            proc = subprocess.Popen([str(binary), "weights.dat", str(games), "10", "20", "stats.txt"], cwd=tmp, stdout=out)
+            try:
+                proc.wait(timeout=time_limit)
+                stopped = False
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                stopped = True
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        text = (tmp / "out.txt").read_text()
+    body = text.split("Mean score")[0]
+    scores = [int(tok) for l in body.splitlines() if not l.startswith("#") for tok in l.split()]
+    return {"lines": scores, "games_requested": games, "stopped_at_time_limit": stopped,
+            "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            "wall_s": time.perf_counter() - start,
+            "mdptetris_rng": next((l.lstrip("# ").strip() for l in body.splitlines() if l.startswith("#")), "")}
+
+
 def run_pgnotes(games: int) -> dict:
     """Play ``games`` games with pgnotes.tetris.fast (seeds 0..games-1); lines, pieces and CPU seconds."""
     weights = np.array(WEIGHTS_21 + [0.0])  # the constant feature's weight: irrelevant to the argmax
@@ -87,11 +121,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mdptetris", required=True, help="path of the built mdptetris_play_games")
     parser.add_argument("--data", default=None, help="MdpTetris data folder with pieces4.dat (default: ../data from the binary)")
-    parser.add_argument("--games", type=int, default=500)
-    parser.add_argument("--out", default="results/tetris_mdptetris.json")
+    parser.add_argument("--games", type=int, default=None, help="games per simulator (default 500; dellacherie: 3)")
+    parser.add_argument("--controller", choices=("bertsekas", "dellacherie"), default="bertsekas")
+    parser.add_argument("--time-limit", type=float, default=3600.0, help="seconds (dellacherie only)")
+    parser.add_argument("--out", default=None, help="default: results/tetris_mdptetris[_dellacherie].json")
     args = parser.parse_args(argv)
     binary = Path(args.mdptetris).resolve()
     data = Path(args.data) if args.data else binary.parent.parent / "data"
+    command = "python benchmarks/tetris_mdptetris.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+               "loadavg": list(os.getloadavg())}
+    if args.controller == "dellacherie":
+        games = args.games or 3
+        played = run_mdptetris_dellacherie(binary, data, games, args.time_limit)
+        result = {"benchmark": "tetris_mdptetris_dellacherie", "command": command, "commit": git_commit(),
+                  "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine,
+                  "config": {"games": games, "width": 10, "height": 20, "features_file": DELLACHERIE_FILE,
+                             "time_limit_s": args.time_limit}, **played}
+        out = Path(args.out or "results/tetris_mdptetris_dellacherie.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"Dellacherie in MdpTetris: {len(played['lines'])} of {games} games finished: {played['lines']} lines "
+              f"({played['cpu_s']:.0f} CPU s{', stopped at the time limit' if played['stopped_at_time_limit'] else ''})")
+        return 0
+    args.games = args.games or 500
+    args.out = args.out or "results/tetris_mdptetris.json"
 
     ours = run_pgnotes(args.games)
     theirs = run_mdptetris(binary, data, args.games)
@@ -104,11 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     result = {
         "benchmark": "tetris_mdptetris",
-        "command": "python benchmarks/tetris_mdptetris.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command,
         "commit": git_commit(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg": list(os.getloadavg())},
+        "machine": machine,
         "config": {"games": args.games, "width": 10, "height": 20, "weights_21": WEIGHTS_21,
                    "mdptetris_feature_ids": MDPTETRIS_IDS},
         "rows": rows,
