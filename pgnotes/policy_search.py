@@ -87,6 +87,8 @@ class MLPPolicy(nn.Module):
         hidden = tuple(_validate.integer_at_least("hidden[i]", h, 1) for h in hidden)
         for n_in, n_out in zip((self.obs_dim, *hidden), (*hidden, self.act_dim)):
             _validate.allocation("a layer of the policy (obs_dim, hidden, act_dim)", n_in, n_out)
+        _validate.one_of("activation", activation, tuple(ACTIVATIONS))
+        _validate.one_of("squash", squash, SQUASHES)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
         if squash not in SQUASHES:
@@ -447,6 +449,7 @@ def rollout(
     start = time.perf_counter()
     own = isinstance(env, str)
     if own:
+        _validate.env_id("env", env)
         env = make_vector_env(env, n_cand * episodes)
     try:
         if env.num_envs != n_cand * episodes:

@@ -74,7 +74,9 @@ def gaussian_score_log_std(x, mean, std) -> np.ndarray:
 def _cholesky_args(x, mean, cholesky):
     mean = _validate.finite_array("mean", mean, ndim=1)
     d = mean.shape[0]
-    cholesky = _validate.finite_array("cholesky", cholesky, shape=(d, d))
+    cholesky = _validate.finite_array("cholesky", cholesky, ndim=2)
+    if cholesky.shape != (d, d):
+        raise ValueError(f"cholesky must have shape ({d}, {d}) to match mean of length {d}, got {cholesky.shape}")
     if np.any(np.triu(cholesky, 1) != 0):
         raise ValueError("cholesky must be lower triangular (the Cholesky factor L of the covariance L L^T)")
     if np.any(np.diag(cholesky) <= 0):

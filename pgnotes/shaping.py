@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pgnotes import _validate
+
 
 def centered_ranks(fitness) -> np.ndarray:
     """Map fitness values to centred ranks in [-0.5, 0.5] (Salimans et al. 2017).
@@ -12,7 +14,7 @@ def centered_ranks(fitness) -> np.ndarray:
     ``u_i = rank_i / (n - 1) - 0.5`` with ranks 0..n-1 (ties broken by order).
     For a single value the result is 0.
     """
-    fitness = np.asarray(fitness, dtype=np.float64)
+    fitness = _validate._as_float_array("fitness", fitness)
     if fitness.ndim != 1 or fitness.size == 0:
         raise ValueError(f"fitness must be a non-empty 1-D array, got shape {fitness.shape}")
     if not np.all(np.isfinite(fitness)):

@@ -131,7 +131,7 @@ def trace_search(f: Callable, solver, generations: int, *, vectorized: bool = Tr
 
 # -- drawing --------------------------------------------------------------------------------------
 def _bounds(bounds) -> tuple[tuple[float, float], tuple[float, float]]:
-    b = np.asarray(bounds, dtype=np.float64)
+    b = _validate._as_float_array("bounds", bounds)
     if b.shape == (2,):
         b = np.array([b, b])
     if b.shape != (2, 2) or not np.all(np.isfinite(b)) or np.any(b[:, 0] >= b[:, 1]):

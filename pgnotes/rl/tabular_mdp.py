@@ -155,6 +155,11 @@ def random_mdp(n_states: int = 4, n_actions: int = 2, *, rng=0, termination: flo
 
 def _theta(mdp: TabularMDP, theta) -> np.ndarray:
     _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
+    return _theta(mdp, theta)
+
+
+def _theta(mdp: TabularMDP, theta) -> np.ndarray:
+    _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
     return _validate.finite_array("theta", theta, shape=(mdp.n_states, mdp.n_actions))
 
 
@@ -165,6 +170,8 @@ def _policy(mdp: TabularMDP, theta) -> np.ndarray:
 
 def policy_matrices(mdp: TabularMDP, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r""":math:`P_\pi` (S, S) and :math:`r_\pi` (S,) for a policy table ``pi`` (S, A)."""
+    _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
+    pi = _validate.finite_array("pi", pi, shape=(mdp.n_states, mdp.n_actions))
     _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
     pi = _validate.finite_array("pi", pi, shape=(mdp.n_states, mdp.n_actions))
     return np.einsum("sa,sat->st", pi, mdp.P), np.sum(pi * mdp.R, axis=1)
@@ -178,7 +185,8 @@ def state_values(mdp: TabularMDP, theta) -> np.ndarray:
 
 def action_values(mdp: TabularMDP, theta) -> np.ndarray:
     r""":math:`Q^\pi(s,a) = R(s,a) + \gamma\sum_{s'} P(s'\mid s,a) V^\pi(s')`, shape (S, A). Chapter 2."""
-    return mdp.R + mdp.gamma * mdp.P @ state_values(mdp, theta)
+    V = state_values(mdp, theta)  # checks mdp and theta first
+    return mdp.R + mdp.gamma * mdp.P @ V
 
 
 def discounted_visitation(mdp: TabularMDP, theta) -> np.ndarray:
@@ -188,6 +196,7 @@ def discounted_visitation(mdp: TabularMDP, theta) -> np.ndarray:
 
 
 def _require_continuing(mdp: TabularMDP, what: str) -> None:
+    _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
     if mdp.episodic:
         raise ValueError(f"{what} needs a continuing MDP (every row of P summing to 1); this one is episodic")
 

@@ -179,7 +179,7 @@ def linear_policy_for(env) -> LinearPolicy:
     if not isinstance(act, gym.spaces.Box) or not isinstance(obs_space, gym.spaces.Box):
         raise ValueError(
             f"ARS's linear policies need Box observation and action spaces (continuous control); "
-            f"environment {env_name!r} has observation_space {obs_space} and action_space {act}"
+            f"the environment (env_id {env_name!r}) has observation_space {obs_space} and action_space {act}"
         )
     obs_dim = int(np.prod(env.observation_space.shape))
     return LinearPolicy(obs_dim, int(np.prod(act.shape)), np.asarray(act.low, float), np.asarray(act.high, float))

@@ -117,7 +117,6 @@ class CMAES(Solver):
         if dim < 1:
             raise ValueError("x0 must have at least one coordinate")
         _validate.allocation("x0 (the covariance matrix C is dim x dim)", dim, dim)
-        _validate.allocation("x0 (the covariance matrix C is dim x dim)", dim, dim)
         popsize = default_popsize(dim) if popsize is None else popsize
         super().__init__(dim, popsize, rng, min_popsize=2)
         if mu is not None:

@@ -101,7 +101,9 @@ def natural_gradient(gradient, fisher, damping: float = 1e-8) -> np.ndarray:
     """
     gradient = _validate.finite_array("gradient", gradient, ndim=1)
     n = gradient.shape[0]
-    fisher = _validate.finite_array("fisher", fisher, shape=(n, n))
+    fisher = _validate.finite_array("fisher", fisher, ndim=2)
+    if fisher.shape != (n, n):
+        raise ValueError(f"fisher must have shape ({n}, {n}) to match gradient of length {n}, got {fisher.shape}")
     damping = _validate.non_negative("damping", damping)
     if not np.allclose(fisher, fisher.T, rtol=1e-8, atol=1e-12 * max(1.0, float(np.abs(fisher).max()))):
         raise ValueError("fisher must be a symmetric positive semi-definite matrix, got a non-symmetric one")
@@ -198,9 +200,6 @@ class NES(Solver):
         if cov == "full":  # theta has dim + dim (dim + 1) / 2 entries, the Fisher matrix its square
             _validate.allocation("cov='full' (Fisher matrix of dim + dim (dim + 1) / 2 parameters)",
                                  FullGaussian.num_params_for(self.dim), FullGaussian.num_params_for(self.dim))
-        if cov == "full":  # theta has dim + dim (dim + 1) / 2 entries, the Fisher matrix its square
-            _validate.allocation("cov='full' (Fisher matrix of dim + dim (dim + 1) / 2 parameters)",
-                                 FullGaussian.num_params_for(self.dim), FullGaussian.num_params_for(self.dim))
         if fisher not in FISHERS:
             raise ValueError(f"fisher must be one of {FISHERS}, got {fisher!r}")
         if not callable(shaping) and shaping not in SHAPINGS:
@@ -290,6 +289,7 @@ class NES(Solver):
         rates[: self.dim] = self.lr
         theta = self.theta + rates * step
         if not np.all(np.isfinite(theta)) or np.any(np.abs(theta[self.dim :]) > 700):
-            raise _validate.NonFiniteUpdateError("NES update produced non-finite or overflowing parameters; lower lr/lr_cov or shape the fitness")
+            raise _validate.NonFiniteUpdateError("NES update produced non-finite or overflowing parameters; lower lr/lr_cov or shape the fitness "
+                                             "(x or fitness far outside the search distribution); the solver was left unchanged")
         self.theta = theta
         self.last_step = {"gradient": grad, "fisher": fisher, "step": step}

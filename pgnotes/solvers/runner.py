@@ -144,6 +144,7 @@ def optimize(
         target = _validate.real("target", target)
     if not isinstance(checkpoint_every, int) or isinstance(checkpoint_every, bool) or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
+    _validate.integer_at_least("checkpoint_every", checkpoint_every, 1)
     _validate.boolean("vectorized", vectorized)
     _validate.boolean("progress", progress)
     if callable(callbacks) or isinstance(callbacks, (str, bytes)):

@@ -84,6 +84,7 @@ class SearchGradient(Solver):
                 raise ValueError(f"distribution has dim={distribution.dim}, but dim={self.dim}")
             dist = distribution
         elif isinstance(distribution, str):
+            _validate.one_of("distribution", distribution, ("isotropic", "diagonal", "full"))
             mean = np.zeros(self.dim) if mean is None else _validate.finite_array("mean", mean, shape=(self.dim,))
             dist = make_distribution(distribution, mean, sigma0)
         else:
