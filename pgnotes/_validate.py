@@ -88,9 +88,7 @@ def integer_at_least(name: str, value: int, minimum: int, maximum: int | None = 
     accepted = f">= {minimum}" if maximum is None else f">= {minimum} and <= {maximum}"
     if not _is_int(value):
         raise TypeError(f"{name} must be an integer {accepted}, got {type(value).__name__} {_shown(value)}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
+    if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be an integer {accepted}, got {value}")
     return int(value)
 

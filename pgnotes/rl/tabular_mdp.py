@@ -155,11 +155,6 @@ def random_mdp(n_states: int = 4, n_actions: int = 2, *, rng=0, termination: flo
 
 def _theta(mdp: TabularMDP, theta) -> np.ndarray:
     _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
-    return _theta(mdp, theta)
-
-
-def _theta(mdp: TabularMDP, theta) -> np.ndarray:
-    _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
     return _validate.finite_array("theta", theta, shape=(mdp.n_states, mdp.n_actions))
 
 
@@ -170,8 +165,6 @@ def _policy(mdp: TabularMDP, theta) -> np.ndarray:
 
 def policy_matrices(mdp: TabularMDP, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r""":math:`P_\pi` (S, S) and :math:`r_\pi` (S,) for a policy table ``pi`` (S, A)."""
-    _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
-    pi = _validate.finite_array("pi", pi, shape=(mdp.n_states, mdp.n_actions))
     _validate.instance("mdp", mdp, TabularMDP, "pgnotes.rl.tabular_mdp.TabularMDP (e.g. random_mdp())")
     pi = _validate.finite_array("pi", pi, shape=(mdp.n_states, mdp.n_actions))
     return np.einsum("sa,sat->st", pi, mdp.P), np.sum(pi * mdp.R, axis=1)
