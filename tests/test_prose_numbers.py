@@ -21,7 +21,7 @@ episodes, ``0.05``) pass, and ``3.58``, ``0.589`` or ``226`` fail.
 Three kinds of token are not numbers in this sense, each a documented rule, not a pass for a
 particular page: a year (an integer 1900-2099 written without separator, as in citations);
 a software version (a dotted number following a package name, or with two or more dots); an
-identifier with letters (``CartPole-v1``, ``ch02``, ``x2``).
+identifier (``CartPole-v1``, ``ch02``, ``x2``, an arXiv number or a DOI).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ CITED: dict[str, str] = {
     "16.2736044": "the same Pendulum-v1 bound, as Gymnasium's documentation prints it",
     # names that are numbers
     "10-703": "the course number of the CMU lecture, 10-703 Deep Reinforcement Learning (Fragkiadaki & Kumar)",
-    # published results the book quotes with their citation
+    # published results and thresholds the book quotes with their citation
+    "325": "Swimmer-v1 reward threshold of Mania, Guy & Recht 2018 (ARS), Table 1 (the chapters' Swimmer target)",
     "631167": "Dellacherie's hand-coded Tetris controller, 631,167 lines on average (Fahey 2003, as reported by "
               "Thiery & Scherrer 2009 and the CMU 10-703 lecture)",
 }
@@ -59,6 +60,7 @@ _URL = re.compile(r"(?:https?|file)://\S+")
 _HTML = re.compile(r"<[^>\n]+>")
 _OPTION = re.compile(r"^:[\w-]+:.*$", re.M)
 _TEX_LABEL = re.compile(r"\\(?:tag|label|ref|eqref)\{[^}]*\}")
+_IDENTIFIER = re.compile(r"arXiv:\s*\d{4}\.\d{4,5}(?:v\d+)?|\bdoi:\s*\S+|\b10\.\d{4,9}/\S+", re.I)
 _VERSION = re.compile(PACKAGES + r"\s*(?:==|>=|<=|<|>|\s)\s*v?\d+(?:\.\d+)*|\b\d+\.\d+\.\d+(?:\.\d+)*\b")
 _NUMBER = re.compile(
     r"(?<![\w.])(?:\d{1,3}(?:(?:,|\{,\}|\u2009|\u202f|\\,)\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])"
@@ -87,6 +89,7 @@ def prose(markdown: str) -> str:
     text = _URL.sub(" ", text)
     text = _HTML.sub(" ", text)
     text = _TEX_LABEL.sub(" ", text)
+    text = _IDENTIFIER.sub(" ", text)
     return text
 
 
@@ -132,6 +135,7 @@ def test_rules_on_examples():
     assert flagged_numbers("```{admonition} Note\n:class: note\nthe KL is 0.589\n```") == ["0.589"]
     assert flagged_numbers("$-1{,}974$ and $12{,}930$ of 20,000") == ["1{,}974", "12{,}930"]
     assert flagged_numbers("226 parameters and `print(3.14159)`") == ["226"]
+    assert flagged_numbers("see arXiv:1803.07055 and doi:10.1145/3205455.3205589") == []
     assert significant_digits("0.050") == 2 and significant_digits("100,000") == 1 and significant_digits("1.2e-5") == 2
 
 
