@@ -11,11 +11,12 @@ loop the way learners' notebooks do:
 - ``helper``: a helper used by another exercise's function loops (two exercises lose);
 - ``sometimes``: a ``while`` loop that ends on some inputs and not on others.
 
-Everything runs with the grader's default options (kernel run for the report included, the
-default number of jobs), from a cold work directory.
+Everything runs with the grader's default options (no kernel run for the report unless
+``--execute`` is given, the default number of jobs), from a cold work directory.
 
     .venv/bin/python benchmarks/grading_loops.py            # one looping submission + the batch of 40
-    .venv/bin/python benchmarks/grading_loops.py --single   # only the single submission
+    .venv/bin/python benchmarks/grading_loops.py --single   # only the single submissions
+    .venv/bin/python benchmarks/grading_loops.py --execute  # with the report's kernel run
 
 Besides the wall time, the table shows the CPU seconds used by the grader's child processes
 (a number that does not depend on what else the machine is doing) and the load average.
@@ -79,10 +80,10 @@ def honest(chapter: str, folder: Path, number: int) -> Path:
     return path
 
 
-def run(paths: list[Path], out: Path) -> tuple[float, float, dict]:
+def run(paths: list[Path], out: Path, *extra: str) -> tuple[float, float, dict]:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args([str(p) for p in paths] + ["--out", str(out / "gradebook.csv"), "--quiet"])
+    args = parser.parse_args([str(p) for p in paths] + ["--out", str(out / "gradebook.csv"), "--quiet", *extra])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     report = grade(args)
@@ -100,7 +101,9 @@ def describe(record: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", action="store_true", help="only the single looping submissions")
+    parser.add_argument("--execute", action="store_true", help="with the report's kernel run (pgnotes grade --execute)")
     options = parser.parse_args()
+    extra = ("--execute",) if options.execute else ()
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}; CPUs: {os.cpu_count()}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -110,7 +113,7 @@ def main() -> int:
             folder = tmp / f"single_{kind}"
             folder.mkdir()
             path = looping(kind, folder, number)
-            wall, cpu, report = run([path], folder)
+            wall, cpu, report = run([path], folder, *extra)
             print(f"{kind:<10} {wall:>7.1f} {cpu:>12.1f}  {describe(report['submissions'][0])}", flush=True)
         if options.single:
             return 0
@@ -119,7 +122,7 @@ def main() -> int:
         chapters = ["ch01", "ch02", "ch03", "ch04", "ch05", "ch06"]
         paths = [looping(kind, folder, number) for number, kind in enumerate(LOOPS)]
         paths += [honest(chapters[k % len(chapters)], folder, len(paths) + k) for k in range(40 - len(paths))]
-        wall, cpu, report = run(paths, folder)
+        wall, cpu, report = run(paths, folder, *extra)
         full = sum(r["score"] == r["max_score"] for r in report["submissions"])
         print(f"\nbatch of {len(paths)} submissions, {len(LOOPS)} looping: {wall:.1f} s wall, {cpu:.1f} s child CPU; "
               f"{full} with full marks")
