@@ -390,6 +390,20 @@ case("TetrisEnv(pieces)", lambda v: TetrisEnv(pieces=v), "pieces", bad_choice(("
 case("TetrisEnv(invalid_action)", lambda v: TetrisEnv(invalid_action=v), "invalid_action", bad_choice(("raise", "end")))
 case("TetrisEnv(width)", lambda v: TetrisEnv(width=v), "width", bad_int(4, 60))
 
+BOARD = reference.empty_board()
+case("tetris.reference.drop(board)", lambda v: reference.drop(v, 0, 0, 0), "board", st.one_of(st.just(np.zeros(10, bool)), st.just(np.full((20, 10), 0.5)), st.just("x")))
+case("tetris.reference.drop(column)", lambda v: reference.drop(BOARD, 0, 0, v), "column", st.one_of(st.just(1.5), st.just("a"), st.none()))
+case("tetris.reference.drop(rotation)", lambda v: reference.drop(BOARD, 0, v, 0), "rotation", st.one_of(st.just(1.5), st.just(5), st.just(-1)))
+case("tetris.reference.placements(board)", lambda v: reference.placements(v, 0), "board", st.one_of(st.just(np.zeros(10, bool)), st.just(3)))
+case("tetris.reference.placements(piece)", lambda v: reference.placements(BOARD, v), "piece", st.one_of(st.just(1.5), st.just(7), st.just(-1), st.just("I")))
+case("tetris.reference.best_placement(weights)", lambda v: reference.best_placement(BOARD, 0, v), "weights", bad_array((22,)))
+case("tetris.reference.board_from_text(text)", reference.board_from_text, "text", st.one_of(st.integers(), st.just("#x"), st.just(""), st.none()))
+case("tetris.reference.board_to_text(board)", reference.board_to_text, "board", st.one_of(st.just(np.zeros(3)), st.just("##")))
+case("tetris.Board.from_array(board)", fast.Board.from_array, "board", st.one_of(st.just(np.zeros(10)), st.just(np.full((20, 10), 0.5)), st.just("x")))
+case("distributed.partition(rank)", lambda v: dist_alg.partition(8, 2, v), "rank", st.one_of(st.just(1.5), st.just(2), st.just(-1), st.just("r")))
+case("distributed.signs(antithetic)", dist_alg.signs, "antithetic", WRONG_TYPE)
+case("distributed.parse_kill_at(spec)", lambda v: dist_alg.parse_kill_at(v), "kill_at", st.sampled_from(["x", "1", "a:b", "1:2:3"]))
+
 # planning
 case("pendulum_reward(obs)", lambda v: planning.pendulum_reward(v, 0.0), "obs", st.one_of(bad_array((3,)), st.just([1.0, 0.0])))
 case("pendulum_reward(u)", lambda v: planning.pendulum_reward(np.ones((4, 3)), v), "u", st.one_of(NONFINITE, st.just(np.ones(3)), st.just("a")))

@@ -254,6 +254,7 @@ def partition(directions: int, world_size: int, rank: int) -> range:
     direction order), only who does the work.
     """
     check_world_size(world_size, directions)
+    _validate.integer_at_least("rank", rank, 0, None)
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must lie in [0, {world_size - 1}], got {rank}")
     base, extra = divmod(directions, world_size)
@@ -263,6 +264,8 @@ def partition(directions: int, world_size: int, rank: int) -> range:
 
 def max_block(directions: int, world_size: int) -> int:
     """Size of the largest block (all_gather needs equal sizes, smaller blocks are padded)."""
+    _validate.integer_at_least("world_size", world_size, 1)
+    _validate.integer_at_least("directions", directions, 1)
     return math.ceil(directions / world_size)
 
 
@@ -281,6 +284,7 @@ def direction_draw(seed: int, generation: int, k: int, table: NoiseTable, dim: i
 
 def signs(antithetic: bool) -> tuple[int, ...]:
     """Perturbation signs evaluated per direction."""
+    _validate.boolean("antithetic", antithetic)
     return (1, -1) if antithetic else (1,)
 
 

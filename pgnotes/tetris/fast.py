@@ -350,7 +350,7 @@ class Board:
     @classmethod
     def from_array(cls, board: np.ndarray) -> "Board":
         """A board with the cells of a ``(height, width)`` boolean array (row 0 at the bottom)."""
-        board = np.asarray(board, dtype=bool)
+        board = F._board(board)  # a 2-D array of booleans (or 0 and 1), else a named error
         if board.ndim != 2:
             raise ValueError(f"board must be a 2-D boolean array, got shape {board.shape}")
         out = cls(board.shape[1], board.shape[0])

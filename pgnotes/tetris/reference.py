@@ -91,7 +91,11 @@ def drop(board: np.ndarray, piece: int, rotation: int, column: int) -> Placement
     modified.
     """
     piece = _check_piece(piece)
+    board = F._board(board)
     height, width = board.shape
+    for name, value in (("rotation", rotation), ("column", column)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if not 0 <= rotation < len(ROTATIONS[piece]):
         raise ValueError(f"rotation must be in [0, {len(ROTATIONS[piece]) - 1}] for piece {piece}, got {rotation}")
     cells = ROTATIONS[piece][rotation]
@@ -125,6 +129,7 @@ def drop(board: np.ndarray, piece: int, rotation: int, column: int) -> Placement
 def placements(board: np.ndarray, piece: int) -> list[Placement]:
     """Every legal placement of ``piece``, ordered by rotation then column (the action order)."""
     piece = _check_piece(piece)
+    board = F._board(board)
     out = []
     for rotation in range(len(ROTATIONS[piece])):
         for column in range(board.shape[1]):
@@ -191,6 +196,7 @@ def play_game(
 
 def board_to_text(board: np.ndarray) -> str:
     """Draw a board as text, top row first: ``#`` filled, ``.`` empty, ``|`` walls."""
+    board = F._board(board)
     return "\n".join("|" + "".join("#" if cell else "." for cell in row) + "|" for row in board[::-1]) + (
         "\n+" + "-" * board.shape[1] + "+"
     )
@@ -207,6 +213,7 @@ def board_from_text(text: str) -> np.ndarray:
             ##.#
         ''')
     """
+    _validate.instance("text", text, str, "str")
     lines = [line.strip().strip("|") for line in text.strip().splitlines()]
     lines = [line for line in lines if line and not set(line) <= {"-", "+"}]
     if not lines or len({len(line) for line in lines}) != 1 or not set("".join(lines)) <= {"#", "."}:
