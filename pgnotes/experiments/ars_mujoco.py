@@ -42,7 +42,9 @@ PRESETS: dict[str, ARSConfig] = {
 }
 
 #: Average training episodes to the threshold in the paper's Table 1 (MuJoCo v1 tasks, 3 seeds),
-#: by version. As transcribed for this course; check against arXiv:1803.07055 before quoting.
+#: by version. As transcribed for this course and NOT checked cell by cell: the paper's text confirms
+#: only what the table reports (averages over three seeds, per version and task). Check each value
+#: against arXiv:1803.07055 before quoting it (see the appendix "Under the hood: reproducing ARS").
 PAPER_TABLE1 = {
     "Swimmer": {"threshold": 325, "V1": 100, "V1-t": 100, "V2": 427, "V2-t": 427},
     "Hopper": {"threshold": 3120, "V1": 89_493, "V1-t": 51_840, "V2": 3_973, "V2-t": 1_973},
