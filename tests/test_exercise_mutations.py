@@ -1101,3 +1101,28 @@ def test_the_notebooks_check_every_exercise():
             path = next((ROOT / folder).glob(f"{chapter}_*.ipynb"))
             sources = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
             assert set(exercise_ids_in(sources)) == {i for i in EXERCISES if i.startswith(chapter + ".")}, path
+
+
+def test_every_hint_names_a_section_that_exists():
+    """The first hint points at a chapter section by its title: the title must still be a heading."""
+    import re
+
+    for exercise_id in EXERCISES:
+        exercise = registry().get(exercise_id)
+        assert exercise.idea, f"{exercise_id}: no idea (first hint)"
+        chapter_match = re.match(r'Chapter (\d+)([a-z]?), "([^"]+)"$', exercise.section)
+        appendix_match = re.match(r'Appendix "([^"]+)", "([^"]+)"$', exercise.section)
+        assert chapter_match or appendix_match, f"{exercise_id}: section {exercise.section!r} is not " \
+                                                'Chapter N, "Title" or Appendix "Page", "Title"'
+        if chapter_match:
+            number, suffix, title = chapter_match.groups()
+            pages = list((ROOT / "book").glob(f"ch{int(number):02d}{suffix}_*.ipynb"))
+        else:
+            page, title = appendix_match.groups()
+            pages = [p for p in (ROOT / "book").glob("appendix_*.ipynb")
+                     if nbformat.read(p, as_version=4).cells[0].source.lstrip("# ").startswith(page)]
+        assert len(pages) == 1, f"{exercise_id}: no single page for {exercise.section!r}"
+        headings = [line.lstrip("#").strip().replace("`", "")
+                    for cell in nbformat.read(pages[0], as_version=4).cells if cell.cell_type == "markdown"
+                    for line in cell.source.splitlines() if line.startswith("#")]
+        assert title in headings, f"{exercise_id}: no heading {title!r} in {pages[0].name}"

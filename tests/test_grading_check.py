@@ -210,7 +210,7 @@ def test_hints_come_in_two_steps_and_a_case_can_be_shown_in_full(capsys):
 
     check("ch05.landing_row", landing_row)
     first = capsys.readouterr().out
-    assert "  idea: " in first and 'read: Chapter 5, "A simulator within reach of C speed"' in first
+    assert "  idea: " in first and 'read: Appendix "Under the hood: the Tetris simulator", "Bitboards"' in first
     assert "max over i" not in first                 # the formula only on request
     assert 'check("ch05.landing_row", landing_row, hint=2)' in first
     check("ch05.landing_row", landing_row, hint=2, show=7)

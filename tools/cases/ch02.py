@@ -133,7 +133,7 @@ def main() -> None:
          "description": "the REINFORCE surrogate loss whose gradient is minus the policy-gradient estimate",
          "idea": "the surrogate is built so that its gradient is minus the estimate, and the estimate averages "
                  "over episodes, not over steps",
-         "section": 'Chapter 2, "4. REINFORCE: Algorithms 4 to 7" (The code)',
+         "section": 'Chapter 2, "4. REINFORCE: Algorithms 4 to 7"',
          "hint": "L = -(1/N) sum_t w_t log pi(a_t|s_t), N = number of episodes", "cases": surrogate_cases()},
         {"id": "ch02.mean_baseline_weights", "function": "mean_baseline_weights", "points": 3,
          "description": "reward-to-go minus a time-indexed batch-mean baseline",
@@ -152,7 +152,7 @@ def main() -> None:
          "description": "per-decision importance-weighted reward-to-go for off-policy episodes",
          "idea": "each reward is reweighted by the likelihood ratio of all the actions up to and including the one "
                  "that earned it, no more and no fewer",
-         "section": 'Chapter 2, "9. Off-policy gradients: importance weights and a replay buffer"',
+         "section": 'Chapter 2b, "7. Off-policy gradients: importance weights and a replay buffer"',
          "hint": "cumulative likelihood ratios rho_{0:t}, then a discounted reverse sum of rho * r", "cases": per_decision_cases()},
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -115,7 +115,7 @@ def main() -> None:
          "idea": "replace each value by its position in sorted order (lowest first), mapped linearly so the lowest "
                  "gets -0.5 and the highest 0.5; the permutation that sorts an array is not the same as the rank "
                  "of each element",
-         "section": 'Chapter 3, "3. OpenAI ES (Salimans et al. 2017)" (The pgnotes code, with the paper\'s tricks)',
+         "section": 'Chapter 3, "3. OpenAI ES (Salimans et al. 2017)"',
          "hint": "np.argsort gives the order; place 0..n-1 at those positions", "cases": rank_cases()},
         {"id": "ch03.antithetic_es_step", "function": "antithetic_es_step", "points": 3,
          "description": "one OpenAI ES step with antithetic pairs and centred ranks (plain SGD)",

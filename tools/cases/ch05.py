@@ -169,7 +169,7 @@ def main() -> None:
          "description": "where a piece dropped straight down comes to rest",
          "idea": "the piece falls until any one of its columns touches the stack; any of its columns can be the one "
                  "that stops it, depending on the height under it and on the piece's lowest cell there",
-         "section": 'Chapter 5, "A simulator within reach of C speed"',
+         "section": 'Appendix "Under the hood: the Tetris simulator", "Bitboards"',
          "hint": "only the column heights and the piece's lowest cell per column matter", "cases": landing_cases()},
         {"id": "ch05.bertsekas_features", "function": "bertsekas_features", "points": 3,
          "description": "the 2 * width + 2 Bertsekas features of a board",
