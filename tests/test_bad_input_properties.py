@@ -339,6 +339,11 @@ OFFPOLICY_FIELDS = {"mode": bad_choice(offpolicy.MODES), "clip": positive().filt
                     "batch_size": bad_int(1, 20), "learning_rate": positive(), "env_id": st.sampled_from(["CartPol-v1"]), "seed": st.just(1.5)}
 for arg, strat in OFFPOLICY_FIELDS.items():
     case(f"OffPolicyConfig({arg})", lambda v, arg=arg: offpolicy.OffPolicyConfig(**{arg: v}), arg, strat)
+case("reinforce.train(callback)", lambda v: reinforce.train(total_episodes=1, episodes_per_batch=1, callback=v, progress=False), "callback",
+     st.one_of(st.integers(), st.just("cb")))
+case("reinforce.train(config)", lambda v: reinforce.train(v), "config", st.one_of(st.integers(), st.just("cfg"), st.just(offpolicy.OffPolicyConfig())))
+case("reinforce.train(progress)", lambda v: reinforce.train(total_episodes=1, progress=v), "progress", st.one_of(st.just("x"), st.just(1)))
+case("offpolicy.train(config)", lambda v: offpolicy.train(v), "config", st.one_of(st.integers(), st.just(reinforce.ReinforceConfig())))
 case("effective_sample_size(weights)", offpolicy.effective_sample_size, "weights", st.one_of(bad_array((4,), allow_wrong_shape=False), st.just(np.ones((2, 2)))))
 case("ReplayBuffer(capacity)", lambda v: offpolicy.ReplayBuffer(v), "capacity", bad_int(1))
 case("ReplayBuffer.sample(n)", lambda v: offpolicy.ReplayBuffer(3).sample(v), "n", bad_int(1))

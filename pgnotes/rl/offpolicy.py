@@ -282,6 +282,9 @@ def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **ove
     deviation (a step-size choice) and take an Adam step. Returns ``(policy, history)``.
     """
     torch.set_num_threads(1)
+    if config is not None:
+        _validate.instance("config", config, OffPolicyConfig, "OffPolicyConfig or None")
+    _validate.boolean("progress", progress)
     config = OffPolicyConfig(**{**(config.to_dict() if config else {}), **overrides})
     envs = make_vector_env(config.env_id, config.episodes_per_iteration)
     try:

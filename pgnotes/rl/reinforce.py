@@ -353,6 +353,11 @@ def train(
     ReinforceResult
     """
     torch.set_num_threads(1)
+    if config is not None:
+        _validate.instance("config", config, ReinforceConfig, "ReinforceConfig or None")
+    _validate.boolean("progress", progress)
+    if callback is not None:
+        _validate.callable_("callback", callback)
     config = ReinforceConfig(**{**(config.to_dict() if config else {}), **overrides})
     num_envs = config.num_envs or config.episodes_per_batch
     envs = make_vector_env(config.env_id, num_envs, max_steps=config.max_steps)
