@@ -19,7 +19,7 @@ never make a scale negative.
 Every family offers
 
 * ``sample(n, rng)``: reparameterized draws :math:`x = \mu + L\varepsilon`,
-  :math:`\varepsilon\sim\mathcal N(0, I)` (seed 002, "sampling"), with :math:`L = \sigma I`,
+  :math:`\varepsilon\sim\mathcal N(0, I)` (the CMU 10-703 lecture (Fragkiadaki & Kumar), "sampling"), with :math:`L = \sigma I`,
   :math:`\operatorname{diag}(\sigma)` or the Cholesky factor;
 * ``log_prob(x)`` and ``score(x)`` :math:`= \nabla_\theta \log p(x;\theta)`, shape (n, len(theta)),
   built on the analytic scores of :mod:`pgnotes.score` (chapter 1);

@@ -1,6 +1,6 @@
 r"""Evolution strategies on policy weights: torch policies, batched rollouts, observation normalization (chapter 3).
 
-Algorithm 8 of seed 000 ("Search Gradient algorithm applied to neural network weights"):
+Algorithm 8 of Euskirchen's notes ("Search Gradient algorithm applied to neural network weights"):
 the black-box solver sees the policy's parameters as one flat vector
 (``torch.nn.utils.parameters_to_vector``), and the fitness of a vector is the return of the
 policy it defines (**maximized**). The pieces here are general so that other chapters reuse

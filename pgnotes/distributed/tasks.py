@@ -7,7 +7,7 @@ it for all evaluations.
 * :class:`PolicyTask` -- a torch MLP policy (deterministic: argmax for discrete actions, tanh
   scaled to the bounds for continuous ones) rolled out in a Gymnasium environment with a
   per-episode step limit. With ``variants`` it averages the return over a set of environment
-  variants with randomized physics (multi-environment search, seed 002's remedy for local
+  variants with randomized physics (multi-environment search, the CMU 10-703 lecture's remedy for local
   optima); :func:`cartpole_variants` draws CartPole pole lengths, pole masses and force
   magnitudes.
 * :class:`SphereTask` -- :math:`-\\|x - 0.5\\|^2` in any dimension: no environment, used to

@@ -2,7 +2,7 @@ r"""Off-policy policy gradients: importance weights and a replay buffer of episo
 
 Episodes collected by a *behaviour* policy :math:`\mu` (an older copy of the policy, or any other)
 can still estimate the gradient for the *target* policy :math:`\pi_\theta`, by reweighting with
-the likelihood ratio of the trajectory (seed 001, "Off-policy algorithms"); the dynamics cancel,
+the likelihood ratio of the trajectory (the policy-gradient lecture slides, "Off-policy algorithms"); the dynamics cancel,
 as in the score:
 
 .. math::
@@ -272,7 +272,7 @@ class OffPolicyConfig:
 
 
 def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **overrides):
-    """Off-policy REINFORCE with a replay buffer (the loop of seed 001). Chapter 2.
+    """Off-policy REINFORCE with a replay buffer (the loop of the policy-gradient lecture slides). Chapter 2.
 
     Each iteration: collect ``episodes_per_iteration`` episodes with the current policy and
     store them; update the baseline (a value network :math:`V_\\phi`, regressed on the fresh

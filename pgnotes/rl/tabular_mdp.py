@@ -7,7 +7,7 @@ With a finite MDP :math:`(P, R, p_0, \gamma)` and a tabular softmax policy
     P_\pi(s'\mid s) = \sum_a \pi(a\mid s) P(s'\mid s,a),\quad r_\pi(s) = \sum_a \pi(a\mid s) R(s,a),\quad
     V^\pi = (I-\gamma P_\pi)^{-1} r_\pi,\quad Q^\pi = R + \gamma P V^\pi.
 
-The three objectives of Meyer's notes (seed 003, §2):
+The three objectives of Meyer's notes (§2):
 
 * start value :math:`J_1 = \sum_s p_0(s) V^\pi(s)` (episodic);
 * average value :math:`J_{avV} = \sum_s d^\pi(s) V^\pi(s)`;

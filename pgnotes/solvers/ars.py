@@ -1,6 +1,6 @@
 """Augmented Random Search (Mania, Guy & Recht 2018): V1, V1-t, V2, V2-t (chapter 4).
 
-Fitness (return) is **maximized**. One iteration of ARS (seed 001, "Augmented Random Search"):
+Fitness (return) is **maximized**. One iteration of ARS (the gradient-free lecture slides, "Augmented Random Search"):
 
 1. sample directions ``delta_1..delta_N ~ N(0, I)``;
 2. evaluate ``r_k^+ = f(theta + nu delta_k)`` and ``r_k^- = f(theta - nu delta_k)`` (antithetic pairs);

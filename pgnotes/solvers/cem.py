@@ -1,6 +1,6 @@
 """The cross-entropy method (CEM) with a diagonal Gaussian and optional extra noise (chapter 4).
 
-Fitness is **maximized**. One generation (seed 002, "Cross-entropy method"):
+Fitness is **maximized**. One generation (the CMU 10-703 lecture (Fragkiadaki & Kumar), "Cross-entropy method"):
 
 1. sample ``theta_1..theta_n ~ N(mu, diag(sigma^2))``;
 2. evaluate them and keep the ``n_elite = floor(rho * n)`` best (the elites);
@@ -163,7 +163,7 @@ class CEM(Solver):
         order = np.argsort(-fitness, kind="stable")
         elites = x[order[: self.n_elite]]
         new_mean = elites.mean(axis=0)
-        new_var = elites.var(axis=0)  # 1/n_elite normalization, as in the seed
+        new_var = elites.var(axis=0)  # 1/n_elite normalization, as in the CMU 10-703 lecture
         s = self.smoothing
         self._mean = (1 - s) * new_mean + s * self._mean
         self.variance = (1 - s) * new_var + s * self.variance + self.noise_at(self.generation)

@@ -13,7 +13,7 @@ Fitness is **maximized**. The search distribution is a Gaussian
 ``"fixed"``      ``[mu]`` (sigma stays constant)                   :math:`\sigma^2 I`
 ================ ================================================ ======================================
 
-One generation is Algorithm 9 of seed 000 (Natural Search Gradient):
+One generation is Algorithm 9 of Euskirchen's notes (Natural Search Gradient):
 
 .. math::
     x^{(k)} \sim p(\cdot;\theta), \quad
@@ -130,7 +130,7 @@ FAMILIES = {"isotropic": IsotropicGaussian, "diagonal": DiagonalGaussian, "full"
 class NES(Solver):
     r"""Natural evolution strategies with a Gaussian search distribution, maximizing fitness (chapter 3).
 
-    Algorithm 9 of seed 000 with a choice of Fisher matrix (``fisher``), covariance model
+    Algorithm 9 of Euskirchen's notes with a choice of Fisher matrix (``fisher``), covariance model
     (``cov``) and fitness shaping (``shaping``); see the module docstring for the equations.
 
     Parameters
@@ -264,7 +264,7 @@ class NES(Solver):
     # -- ask / tell ------------------------------------------------------------------------
     def _ask(self) -> np.ndarray:
         z = self.rng.standard_normal((self.popsize, self.dim))
-        return self.mean + z @ self.cholesky.T  # mu + L z, reparameterization (seed 002)
+        return self.mean + z @ self.cholesky.T  # mu + L z, reparameterization (CMU 10-703 lecture)
 
     def scores(self, x) -> np.ndarray:
         """Scores of the candidates ``x`` (lambda, dim) with respect to theta, (lambda, n_params)."""

@@ -1,7 +1,7 @@
 r"""OpenAI evolution strategies (Salimans et al. 2017), maximizing fitness (chapter 3).
 
 The search distribution is :math:`\mathcal N(\mu, \sigma^2 I)` with a **fixed** :math:`\sigma`;
-only the mean moves. Algorithm 1 of Salimans et al. (seed 002):
+only the mean moves. Algorithm 1 of Salimans et al. (as in the CMU 10-703 lecture, Fragkiadaki & Kumar):
 
 .. math::
     \varepsilon_1, \dots, \varepsilon_n \sim \mathcal N(0, I), \quad
@@ -10,7 +10,7 @@ only the mean moves. Algorithm 1 of Salimans et al. (seed 002):
 
 The estimate :math:`\frac{1}{n\sigma}\sum_i F_i \varepsilon_i` is the search gradient of the
 Gaussian, :math:`\nabla_\mu \log p = (\theta - \mu)/\sigma^2 = \varepsilon/\sigma`
-("a concrete example" in seed 002); it is :func:`es_gradient`. On top of it the solver
+("a concrete example" in the CMU 10-703 lecture); it is :func:`es_gradient`. On top of it the solver
 has the tricks of the paper's public code:
 
 * **antithetic pairs** (mirrored sampling): the population is

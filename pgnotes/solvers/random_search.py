@@ -1,4 +1,4 @@
-"""Pure random search, the simplest black-box baseline (chapter 4, seed 001 "Random Search").
+"""Pure random search, the simplest black-box baseline (chapter 4; the gradient-free lecture slides, "Random Search").
 
 Fitness is **maximized**. Every generation draws ``popsize`` candidates independently from a
 *fixed* distribution, scores them, and the answer is the best candidate seen so far:

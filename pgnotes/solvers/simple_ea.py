@@ -1,7 +1,7 @@
-"""The general evolutionary algorithm of seed 002: mutate, evaluate, keep if better (chapter 4).
+"""The general evolutionary algorithm of the CMU 10-703 lecture (Fragkiadaki & Kumar): mutate, evaluate, keep if better (chapter 4).
 
 Fitness is **maximized**. A population of ``popsize`` parameter vectors (genotypes); each
-generation (seed 002, "Evolutionary methods for policy search"):
+generation (the CMU 10-703 lecture, "Evolutionary methods for policy search"):
 
 1. make a random perturbation (mutation) of each parameter vector, ``x_i' = x_i + sigma eps_i``;
 2. evaluate the perturbed vectors (fitness);
