@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -18,8 +19,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HTML = ROOT / "_build" / "html"
-SHOTS = ROOT / "_build" / "screenshots"
+# PGNOTES_BOOK_HTML: a book built elsewhere (jupyter-book build . --path-output DIR -> DIR/_build/html)
+HTML = Path(os.environ.get("PGNOTES_BOOK_HTML", ROOT / "_build" / "html")).resolve()
+SHOTS = HTML.parent / "screenshots"
 CHAPTER_ONE = "book/ch01_log_derivative_trick.html"
 
 pytestmark = pytest.mark.browser
@@ -151,3 +153,49 @@ def test_every_page_loads_without_failed_requests(server, browser):
         if problems:
             bad[page] = problems
     assert not bad, json.dumps(bad, indent=1)
+
+
+def _chapter_and_exercise_pages() -> list[str]:
+    return sorted(p.relative_to(HTML).as_posix() for folder in ("book", "exercises") for p in (HTML / folder).glob("*.html")
+                  if p.stem.startswith(("ch", "appendix")))
+
+
+def test_math_typesets_without_errors_on_every_chapter_and_exercise(server, browser):
+    """No MathJax error box (``mjx-merror``, e.g. "\\tag not allowed in split environment") on any
+    chapter or exercise page, and every chapter page has typeset math."""
+    pages = _chapter_and_exercise_pages()
+    assert any(p.startswith("book/ch") for p in pages) and any(p.startswith("exercises/") for p in pages), pages
+    errors, no_math = {}, []
+    for page in pages:
+        open_page(browser, f"{server}/{page}")
+        found = browser.execute_script("""return {
+            errors: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.getAttribute('data-mjx-error') || e.textContent),
+            math: document.querySelectorAll('mjx-container').length}""")
+        if found["errors"]:
+            errors[page] = found["errors"]
+        if page.startswith("book/ch") and found["math"] == 0:
+            no_math.append(page)
+    assert not errors, "MathJax errors: " + json.dumps(errors, indent=1, ensure_ascii=False)
+    assert not no_math, f"chapter pages with no typeset math: {no_math}"
+
+
+def test_trained_agents_play_in_chapter_two(server, browser):
+    """The animations of the trained CartPole and Pendulum agents load their frames offline."""
+    page = "book/ch02b_reinforce_in_practice.html"
+    if not (HTML / page).exists():
+        pytest.fail(f"{HTML / page} is missing")
+    open_page(browser, f"{server}/{page}")
+    frames = browser.execute_async_script(
+        """const done = arguments[arguments.length - 1]; let tries = 0;
+        const look = () => {
+            const imgs = Array.from(document.querySelectorAll('.animation img'));
+            const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+            if ((imgs.length >= 2 && ok === imgs.length) || tries++ > 100) done([imgs.length, ok]); else setTimeout(look, 100);
+        };
+        look();""")
+    assert frames[0] >= 2 and frames[1] == frames[0], f"animations: {frames[0]} found, {frames[1]} with a loaded frame"
+    buttons = browser.execute_script("return document.querySelectorAll('.animation button').length")
+    assert buttons >= 2, "the animations' play controls are missing"
+    browser.execute_script("document.querySelector('.animation').scrollIntoView()")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "ch02b_agent.png"))
