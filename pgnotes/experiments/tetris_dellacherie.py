@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pgnotes.checkpoint import write_json_atomic
-from pgnotes.experiments.tetris_cem import EVALUATION, ROOT, game_seed
+from pgnotes.experiments.tetris_cem import EVALUATION, game_seed
 from pgnotes.provenance import git_commit
 from pgnotes.tetris import DELLACHERIE_WEIGHTS, fast
 
@@ -75,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=int, default=20)
     parser.add_argument("--max-pieces", type=int, default=None, help="cap on the length of a game (default: none)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--output", default=str(ROOT / "results" / "tetris_dellacherie.json"))
+    parser.add_argument("--output", default="results/tetris_dellacherie.json",
+                        help="results JSON, relative to the current directory (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
