@@ -88,27 +88,36 @@ class Playback:
         return float(np.sum(self.rewards))
 
 
-def play(policy: Policy, env_id: str, *, seed: int = 0, deterministic: bool = False, max_steps: int | None = None) -> Playback:
-    """Play one episode of ``policy`` in ``env_id`` (reset with ``seed``; actions sampled with a generator seeded by ``seed``). Chapter 2.
+def play(policy, env_id: str, *, seed: int = 0, deterministic: bool = False, max_steps: int | None = None) -> Playback:
+    """Play one episode of ``policy`` in ``env_id`` (reset with ``seed``). Chapters 2 and 3.
 
-    ``deterministic=True`` takes the most likely action instead of sampling; by default the
-    stochastic policy acts, as in the course's evaluations. Continuous actions are clipped to
-    the action space, as during training.
+    ``policy`` is a policy-gradient policy (:class:`pgnotes.rl.policies.Policy`, chapter 2), whose
+    actions are sampled with a generator seeded by ``seed`` (``deterministic=True`` takes the most
+    likely action), or an evolution-strategies policy (:class:`pgnotes.policy_search.MLPPolicy`,
+    chapter 3), which is deterministic. Continuous actions are clipped to the action space, as
+    during training.
     """
+    from pgnotes.policy_search import MLPPolicy
+
     _check_env(env_id)
-    if not isinstance(policy, Policy):
-        raise TypeError(f"policy must be a pgnotes.rl.policies.Policy, got {type(policy).__name__}")
+    if not isinstance(policy, (Policy, MLPPolicy)):
+        raise TypeError(f"policy must be a pgnotes.rl.policies.Policy or a pgnotes.policy_search.MLPPolicy, got {type(policy).__name__}")
     seed = _validate.integer_at_least("seed", seed, 0)
     env = gym.make(env_id) if max_steps is None else gym.make(env_id, max_episode_steps=_validate.integer_at_least("max_steps", max_steps, 1))
     generator = torch.Generator().manual_seed(seed)
     observations, actions, rewards = [], [], []
     try:
-        policy.check_spaces(env.observation_space, env.action_space)
+        if isinstance(policy, Policy):
+            policy.check_spaces(env.observation_space, env.action_space)
+        elif policy.obs_dim != env.observation_space.shape[0]:
+            raise ValueError(f"policy takes {policy.obs_dim} observations but {env_id} gives {env.observation_space.shape[0]}")
         obs, _ = env.reset(seed=seed)
         terminated = truncated = False
         while not (terminated or truncated):
-            action, _ = policy.act(obs[None], generator, deterministic=deterministic)
-            action = action[0]
+            if isinstance(policy, Policy):
+                action = policy.act(obs[None], generator, deterministic=deterministic)[0][0]
+            else:
+                action = policy.act(obs)
             if isinstance(env.action_space, gym.spaces.Box):
                 action = np.clip(action, env.action_space.low, env.action_space.high)
             observations.append(np.asarray(obs, dtype=np.float64))
