@@ -1,6 +1,6 @@
 """Evolution for action selection: CEM planning through a dynamics model, by receding horizon (chapter 4).
 
-Seed 002 ("Evolution for action selection"): instead of searching policy parameters, search the
+The CMU 10-703 lecture (Fragkiadaki & Kumar), "Evolution for action selection": instead of searching policy parameters, search the
 *actions* of the next ``H`` steps. Given a model ``s' = f(s, a)`` and the reward ``r(s, a)``,
 the fitness of an action sequence ``a_0..a_{H-1}`` is the return predicted by rolling the model
 forward from the current state, **maximized** with :class:`pgnotes.solvers.cem.CEM`. Only the

@@ -6,7 +6,7 @@ Run it (resumable: interrupt it at any point and run the same command again)::
     python -m pgnotes.experiments.ars_mujoco --preset halfcheetah-v2t --seeds 0 --time-budget 600 --workers 2
 
 Each (preset, seed) run checkpoints atomically after every iteration to
-``checkpoints/ars/<preset>_seed<k>.ckpt`` (relative to the current directory); ``results/ars_<preset>.json`` is rewritten atomically
+``results/checkpoints/ars/<preset>_seed<k>.ckpt`` (relative to the current directory; committed with the results so a run resumes on any machine); ``results/ars_<preset>.json`` is rewritten atomically
 after every run segment with the config, commit, per-seed learning curves, episodes to threshold
 and CPU/wall time, and a ``status`` per seed: ``"reached"`` (threshold reached), ``"budget"``
 (``max_episodes`` used without reaching it) or ``"stopped"`` (time budget hit; run the command
@@ -109,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-budget", type=float, default=None, help="seconds for this invocation; resume later")
     parser.add_argument("--max-episodes", type=int, default=None, help="override the preset's episode budget")
     parser.add_argument("--out", default=None, help="results file (default results/ars_<preset>.json, relative to the cwd)")
-    parser.add_argument("--checkpoint-dir", default="checkpoints/ars", help="checkpoints, relative to the cwd")
+    parser.add_argument("--checkpoint-dir", default="results/checkpoints/ars", help="checkpoints, relative to the cwd (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true")
 
 

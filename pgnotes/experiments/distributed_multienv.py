@@ -1,6 +1,6 @@
 """Multi-environment search with distributed ES (chapter 6): train on one CartPole or on many, test on unseen physics.
 
-Seed 002 closes with ES's weakness (it gets stuck in local optima) and an empirical remedy:
+The CMU 10-703 lecture (Fragkiadaki & Kumar) closes with ES's weakness (it gets stuck in local optima) and an empirical remedy:
 search over *several related environments* at once. Here the fitness of a parameter vector
 is its return averaged over ``--variants`` CartPole variants whose pole length, pole mass and
 push force are drawn at random (:func:`pgnotes.distributed.tasks.cartpole_variants`); the
