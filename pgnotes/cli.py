@@ -1,39 +1,60 @@
-"""The ``pgnotes`` command: one subcommand per long-running task of the course.
+"""The ``pgnotes`` command: one subcommand per experiment of the course, plus ``grade``.
 
-Each entry of ``COMMANDS`` names a module that defines ``add_arguments(parser)`` and
-``run(args) -> int``; modules are imported only when their subcommand is used.
-``pgnotes --version`` prints the package version. A flag no command knows is a usage
-error (exit status 2), as with any argparse program.
+Every module of :mod:`pgnotes.experiments` is a subcommand (``es_cartpole`` -> ``pgnotes
+es-cartpole``); its options are generated from the module's ``Config`` dataclass by
+:mod:`pgnotes.command`, so ``pgnotes NAME --help`` lists every setting with its default.
+``pgnotes grade`` grades submitted notebooks. ``pgnotes --version`` prints the package
+version. A flag no command knows is a usage error (exit status 2), as with any argparse program.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
+import pkgutil
 import sys
 
-COMMANDS: dict[str, tuple[str, str]] = {
+#: Commands that are not experiments: name -> (module with add_arguments/run, help).
+OTHER_COMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("pgnotes.grading.batch", "grade submitted notebooks into a gradebook (CSV + JSON report)"),
-    "tetris-cem": ("pgnotes.experiments.tetris_cem", "noisy CEM on Tetris, the Szita & Lorincz protocol (resumable)"),
-    "tetris-dellacherie": ("pgnotes.experiments.tetris_dellacherie", "Dellacherie's hand-coded Tetris controller, mean lines"),
-    "es-cartpole": ("pgnotes.experiments.es_cartpole", "OpenAI ES, SNES, xNES, CEM and CMA-ES, linear policy, CartPole-v1: training episodes to 475"),
-    "ppo-cartpole": ("pgnotes.experiments.ppo_cartpole", "PPO or TRPO on CartPole-v1: environment steps to 475 over 100 episodes"),
-    "es-mujoco": ("pgnotes.experiments.es_mujoco", "OpenAI ES, SNES or xNES, linear policy with obs normalization, Swimmer-v5 (or another MuJoCo task)"),
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from pgnotes import __version__
+def _summary(module_name: str) -> str:
+    """First line of a module's docstring, read without importing the module."""
+    spec = importlib.util.find_spec(module_name)
+    with open(spec.origin, encoding="utf-8") as handle:
+        doc = ast.get_docstring(ast.parse(handle.read())) or module_name
+    return doc.strip().splitlines()[0]
 
+
+def experiment_modules() -> dict[str, str]:
+    """``{command name: module name}`` for every experiment module."""
+    import pgnotes.experiments as package
+
+    return {info.name.replace("_", "-"): f"{package.__name__}.{info.name}"
+            for info in pkgutil.iter_modules(package.__path__) if not info.name.startswith("_")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pgnotes import __version__, command
+
+    experiments = experiment_modules()
     parser = argparse.ArgumentParser(prog="pgnotes", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pgnotes {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, (module_name, help_text) in COMMANDS.items():
-        command = sub.add_parser(name, help=help_text, add_help=False)  # -h goes to the command
-        command.set_defaults(_module=module_name)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in sorted(experiments.items()):
+        sub.add_parser(name, help=_summary(module_name), add_help=False)  # -h goes to the command
+    for name, (module_name, help_text) in OTHER_COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     args, rest = parser.parse_known_args(argv)
-    module = importlib.import_module(args._module)
-    command_parser = argparse.ArgumentParser(prog=f"pgnotes {args.command}", description=COMMANDS[args.command][1])
+    if args.command in experiments:
+        return command.main(experiments[args.command], rest, prog=f"pgnotes {args.command}")
+    module_name, help_text = OTHER_COMMANDS[args.command]
+    module = importlib.import_module(module_name)
+    command_parser = argparse.ArgumentParser(prog=f"pgnotes {args.command}", description=help_text)
     module.add_arguments(command_parser)
     return int(module.run(command_parser.parse_args(rest)) or 0)
 
