@@ -99,3 +99,20 @@ def load_portable_checkpoint(path: str | os.PathLike) -> Any:
     """Read a checkpoint written by :func:`save_portable_checkpoint` (arrays come back as numpy arrays)."""
     with open(path, encoding="utf-8") as handle:
         return _from_json(json.load(handle))
+
+
+def check_resumable(path: str | os.PathLike, saved: dict, current: dict, *, may_change: tuple[str, ...] = ()) -> None:
+    """The one resume check: a checkpoint continues only the run that wrote it.
+
+    ``saved`` and ``current`` are the settings (e.g. ``dataclasses.asdict(config)``) stored in the
+    checkpoint and given now; every key except those in ``may_change`` (budgets, worker counts,
+    output paths: settings that do not change the numbers) must agree, else ``ValueError`` names the
+    checkpoint and each setting that differs.
+    """
+    keys = (set(saved) | set(current)) - set(may_change)
+    differ = sorted(k for k in keys if saved.get(k, "<missing>") != current.get(k, "<missing>"))
+    if differ:
+        details = "; ".join(f"{k}: checkpoint {saved.get(k, '<missing>')!r}, now {current.get(k, '<missing>')!r}"
+                            for k in differ)
+        raise ValueError(f"the checkpoint {str(path)!r} was written by another run ({details}); "
+                         "use another checkpoint path, or delete it to start again")
