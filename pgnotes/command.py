@@ -222,10 +222,48 @@ def results_header(experiment: str, config) -> dict[str, Any]:
 RUN_OPTIONS = ("seeds", "out", "checkpoint", "time_budget", "workers", "progress")
 
 
-def _same_experiment(saved: dict, config) -> bool:
-    current = dataclasses.asdict(config)
-    keep = [k for k in current if k not in RUN_OPTIONS]
-    return all(saved.get(k) == current[k] for k in keep)
+def out_path(config) -> Path:
+    """``config.out`` with each ``{field}`` in it replaced by that field's value, in lower case.
+
+    A default such as ``results/{algo}_cartpole.json`` names the file after a setting without the
+    command line having to repeat it (results files have lower-case names).
+    """
+    values = {k: str(v).lower() for k, v in dataclasses.asdict(config).items()}
+    return Path(str(config.out).format_map(values))
+
+
+def _read_own_results(out: Path, experiment: str, config, records_key: str) -> dict[str, Any] | None:
+    """The results file ``out`` if it holds records of this configuration of ``experiment``; None if absent.
+
+    Any other file there (another experiment's, one written before results files carried their
+    configuration, or another configuration of this one) stops the command: nothing is overwritten.
+    """
+    import json
+
+    from pgnotes.checkpoint import check_resumable
+
+    if not out.exists():
+        return None
+    saved = json.loads(out.read_text())
+    if saved.get("experiment") != experiment or not isinstance(saved.get(records_key), list) or "config" not in saved:
+        raise SystemExit(f"{out} was not written by `pgnotes {command_name(experiment)}` (or by an older version of it); "
+                         "pass --out with a new file, or delete it to start again")
+    try:
+        check_resumable(out, saved["config"], dataclasses.asdict(config), may_change=RUN_OPTIONS)
+    except ValueError as error:
+        raise SystemExit(f"{out} holds runs of another configuration of {experiment}: {error}") from None
+    return saved
+
+
+def write_results(config, experiment: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Write :func:`results_header` followed by ``payload`` to :func:`out_path` (atomically); for single-run experiments."""
+    from pgnotes.checkpoint import write_json_atomic
+
+    out = out_path(config)
+    data = {**results_header(experiment, config), **payload}
+    write_json_atomic(out, data)
+    print(f"-> {out}")
+    return data
 
 
 def run_jobs(
@@ -237,39 +275,41 @@ def run_jobs(
     summarize: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
     report: Callable[[dict[str, Any]], None] | None = None,
     records_key: str = "runs",
+    extra: dict[str, Any] | Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Run ``run_job(**job)`` for every job not already in ``config.out``; write the file after each.
+    """Run ``run_job(**job)`` for every job not already in the results file; write the file after each.
 
     A job is a dict of keyword arguments (e.g. ``{"method": "snes", "seed": 0}``); its record
-    (``run_job``'s dict) is stored with the job's keys, in the list ``records_key`` of the file. The file is rewritten atomically after
-    every job with ``status`` "partial", and "complete" once every job is done, so a run stopped
-    at any moment (or by ``config.time_budget``) continues where it stopped when the same command
-    is run again. Records written by another configuration are never reused: the command stops
-    with an error naming the file instead.
+    (``run_job``'s dict) is stored with the job's keys, in the list ``records_key`` of the file
+    (:func:`out_path`). The file holds :func:`results_header`, then ``extra`` (top-level keys the
+    experiment adds: a dict, or a function of the records), ``status``, ``summary`` (from
+    ``summarize``) and the records. It is rewritten atomically after every job with ``status``
+    "partial", and "complete" once every job is done, so a run stopped at any moment (or by
+    ``config.time_budget``) continues where it stopped when the same command is run again; a
+    finished job is never run again. Records of jobs not asked for this time (seeds of an earlier
+    invocation) are kept. The file must hold this configuration (:data:`RUN_OPTIONS` may differ,
+    checked by :func:`pgnotes.checkpoint.check_resumable`): any other file stops the command with
+    an error naming it, and nothing is overwritten.
     """
     from pgnotes.checkpoint import write_json_atomic
 
-    out = Path(config.out)
+    out = out_path(config)
     jobs = [dict(job) for job in jobs]
-    done: list[dict[str, Any]] = []
-    if out.exists():
-        import json
+    saved = _read_own_results(out, experiment, config, records_key)
+    records: list[dict[str, Any]] = list(saved[records_key]) if saved else []
 
-        saved = json.loads(out.read_text())
-        if saved.get("experiment") == experiment and saved.get(records_key) is not None:
-            if not _same_experiment(saved.get("config", {}), config):
-                raise SystemExit(
-                    f"{out} holds runs of another configuration of {experiment}; "
-                    "pass --out with a new file, or delete it to start again")
-            done = [r for r in saved[records_key] if any(all(r.get(k) == v for k, v in job.items()) for job in jobs)]
+    def finished(job: dict[str, Any]) -> bool:
+        return any(all(r.get(k) == v for k, v in job.items()) for r in records)
+
     started = time.perf_counter()
     budget = getattr(config, "time_budget", None)
-    records = list(done)
 
     def write(status: str) -> dict[str, Any]:
         payload = results_header(experiment, config)
+        if extra is not None:
+            payload.update(extra(records) if callable(extra) else extra)
         payload["status"] = status
-        payload["runs_done"] = len(records)
+        payload["runs_done"] = sum(finished(job) for job in jobs)
         payload["runs_total"] = len(jobs)
         if summarize is not None and records:
             payload["summary"] = summarize(records)
@@ -278,17 +318,17 @@ def run_jobs(
         return payload
 
     for job in jobs:
-        if any(all(r.get(k) == v for k, v in job.items()) for r in done):
+        if finished(job):
             continue
         if budget is not None and time.perf_counter() - started > budget:
-            print(f"time budget of {budget:g} s spent: {len(records)}/{len(jobs)} runs in {out}; "
+            print(f"time budget of {budget:g} s spent: {sum(finished(j) for j in jobs)}/{len(jobs)} runs in {out}; "
                   "run the same command again to continue", file=sys.stderr)
             return write("partial")
         record = {**job, **run_job(**job)}
         records.append(record)
         if report is not None:
             report(record)
-        write("partial" if len(records) < len(jobs) else "complete")
+        write("partial" if not all(finished(j) for j in jobs) else "complete")
     payload = write("complete")
     print(f"-> {out}")
     return payload

@@ -22,13 +22,13 @@ effective sample size.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from pgnotes.provenance import environment, git_commit
+from pgnotes import command
 
 WEIGHTINGS = {
     "trajectory": {"mode": "trajectory"},
@@ -62,8 +62,23 @@ def episode_gradients(batch, theta, weights) -> np.ndarray:
     return terms.reshape(len(batch), -1)
 
 
-def run(scales=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), *, batch: int = 100, repeats: int = 200, seed: int = 0) -> dict:
-    """The experiment as a function (the command wraps it); returns a JSON-ready dict."""
+@dataclass
+class Config:
+    """Settings of the off-policy experiment (the defaults made the chapter's file)."""
+
+    scales: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 1.5, 2.0])  #: behaviour logits theta + c * xi for these c (0: on-policy)
+    batch: int = 100  #: episodes per batch (one gradient estimate)
+    repeats: int = 200  #: independent batches per behaviour policy (at least 2)
+    seed: int = 0  #: seed of the MDP, the target policy, the direction xi and the episodes
+    out: str = "results/reinforce_offpolicy.json"  #: results file, relative to the current directory
+
+    def __post_init__(self):
+        if self.batch < 1 or self.repeats < 2:
+            raise ValueError("--batch must be >= 1 and --repeats >= 2")
+
+
+def measure(scales=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), *, batch: int = 100, repeats: int = 200, seed: int = 0) -> dict:
+    """The measurement as a function (:func:`run` writes it to a file); returns a JSON-ready dict."""
     from pgnotes.rl import offpolicy as op
     from pgnotes.rl import tabular_mdp as tm
     from pgnotes.rl.rollouts import Episode, EpisodeBatch
@@ -112,35 +127,16 @@ def run(scales=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), *, batch: int = 100, repeats: in
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", nargs="+", type=float, default=[0.0, 0.25, 0.5, 1.0, 1.5, 2.0])
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="results/reinforce_offpolicy.json")
-    args = parser.parse_args(argv)
-    if args.batch < 1 or args.repeats < 2:
-        parser.error("--batch must be >= 1 and --repeats >= 2")
-
-    from pgnotes.checkpoint import write_json_atomic
-
+def run(config: Config) -> int:
     cpu0 = time.process_time()
-    data = run(args.scales, batch=args.batch, repeats=args.repeats, seed=args.seed)
+    data = measure(config.scales, batch=config.batch, repeats=config.repeats, seed=config.seed)
     for row in data["rows"]:
         w = row["weightings"]
-        print(f"KL {row['kl']:6.3f}  ESS {row['ess']:6.1f}/{args.batch}  variance: " +
+        print(f"KL {row['kl']:6.3f}  ESS {row['ess']:6.1f}/{config.batch}  variance: " +
               ", ".join(f"{k} {v['variance']:.3g}" for k, v in w.items()), flush=True)
-    write_json_atomic(args.out, {
-        "experiment": "reinforce_offpolicy",
-        "command": "python -m pgnotes.experiments.reinforce_offpolicy " + " ".join(sys.argv[1:] if argv is None else argv),
-        "commit": git_commit(),
-        "environment": environment(),
-        "cpu_seconds": time.process_time() - cpu0,
-        **data,
-    })
+    command.write_results(config, "reinforce_offpolicy", {"cpu_seconds": time.process_time() - cpu0, **data})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))
