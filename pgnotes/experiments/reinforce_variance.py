@@ -33,13 +33,13 @@ unbiased; the batch means use the batch itself, a bias of order 1/N.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from pgnotes.provenance import environment, git_commit
+from pgnotes import command
 
 VARIANTS = {
     "whole_return": ("whole_return", "none"),
@@ -48,6 +48,26 @@ VARIANTS = {
     "reward_to_go+mean": ("reward_to_go", "mean"),
     "reward_to_go+value": ("reward_to_go", "value"),
 }
+
+
+@dataclass
+class Config:
+    """Settings of the gradient-variance experiment (the defaults made the chapter's file)."""
+
+    stages: list[int] = field(default_factory=lambda: [0, 100, 200, 300])  #: training episodes at which the policy is frozen (increasing multiples of 10)
+    batches: int = 100  #: independent batches of 10 episodes per stage (at least 2)
+    seed: int = 0  #: seed of the trained policy
+    gamma: float = 1.0  #: discount of the measured estimators (1: all unbiased for the same gradient)
+    value_batches: int = 30  #: fresh batches to refit the frozen value net at --gamma
+    out: str = "results/reinforce_variance.json"  #: results file, relative to the current directory
+
+    def __post_init__(self):
+        if not self.stages or sorted(self.stages) != list(self.stages) or self.stages[0] < 0:
+            raise ValueError("--stages must be increasing and >= 0")
+        if any(s % 10 for s in self.stages):
+            raise ValueError("--stages must be multiples of the batch size (10)")
+        if self.batches < 2:
+            raise ValueError("--batches must be >= 2")
 
 
 def gradients_at(policy, value_fn, *, batches: int, episodes_per_batch: int = 10, gamma: float = 0.99, seed: int = 0) -> dict[str, np.ndarray]:
@@ -126,25 +146,11 @@ def summarize_stage(grads: dict[str, np.ndarray]) -> dict:
     return {"variants": stats, "baseline_terms": baseline_terms}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stages", nargs="+", type=int, default=[0, 100, 200, 300])
-    parser.add_argument("--batches", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--gamma", type=float, default=1.0, help="discount of the measured estimators (default 1: all unbiased for the same gradient)")
-    parser.add_argument("--value-batches", type=int, default=30, help="fresh batches to refit the frozen value net at --gamma")
-    parser.add_argument("--out", default="results/reinforce_variance.json")
-    args = parser.parse_args(argv)
-    if sorted(args.stages) != args.stages or args.stages[0] < 0:
-        parser.error("--stages must be increasing and >= 0")
-    if args.batches < 2:
-        parser.error("--batches must be >= 2")
-
+def run(config: Config) -> int:
     import copy
 
     import torch
 
-    from pgnotes.checkpoint import write_json_atomic
     from pgnotes.rl.policies import CategoricalPolicy, ValueFunction
     from pgnotes.rl.reinforce import train
     from pgnotes.rl.rollouts import evaluate_policy
@@ -152,41 +158,37 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     cpu0 = time.process_time()
     # stage 0: the untrained policy and value net of the seed (an untrained V is still a valid baseline)
-    frozen = {0: (CategoricalPolicy(4, 2, (32,), seed=args.seed), ValueFunction(4, (32,), seed=args.seed + 1))}
+    frozen = {0: (CategoricalPolicy(4, 2, (32,), seed=config.seed), ValueFunction(4, (32,), seed=config.seed + 1))}
 
     def freeze(result):
         done = result.history.episodes[-1]
-        if done in args.stages:
+        if done in config.stages:
             frozen[done] = (copy.deepcopy(result.policy), copy.deepcopy(result.value_fn))
-        return done >= args.stages[-1]
+        return done >= config.stages[-1]
 
-    if args.stages[-1] > 0:
-        train(total_episodes=args.stages[-1], progress=False, final_eval=False, seed=args.seed, callback=freeze)
-    missing = [s for s in args.stages if s not in frozen]
+    if config.stages[-1] > 0:
+        train(total_episodes=config.stages[-1], progress=False, final_eval=False, seed=config.seed, callback=freeze)
+    missing = [s for s in config.stages if s not in frozen]
     if missing:
-        parser.error(f"--stages must be multiples of the batch size (10); not reached: {missing}")
+        raise SystemExit(f"--stages not reached by training: {missing}")
 
     records = []
-    for stage in args.stages:
+    for stage in config.stages:
         policy, value_fn = frozen[stage]
-        value_loss = refit_value(policy, value_fn, gamma=args.gamma, batches=args.value_batches, seed=500 + stage)
-        grads = gradients_at(policy, value_fn, batches=args.batches, gamma=args.gamma, seed=1000 + stage)
+        value_loss = refit_value(policy, value_fn, gamma=config.gamma, batches=config.value_batches, seed=500 + stage)
+        grads = gradients_at(policy, value_fn, batches=config.batches, gamma=config.gamma, seed=1000 + stage)
         summary = summarize_stage(grads)
         returns = evaluate_policy(policy, "CartPole-v1", 50, seed=77)
         records.append({"stage_episodes": stage, "policy_mean_return": float(returns.mean()), "value_fit_mse": value_loss, **summary})
         v = summary["variants"]
         print(f"stage {stage:4d} (return {returns.mean():6.1f}): " + ", ".join(f"{k} {v[k]['total_variance']:.3g}" for k in VARIANTS), flush=True)
-    write_json_atomic(args.out, {
-        "experiment": "reinforce_variance",
-        "command": "python -m pgnotes.experiments.reinforce_variance " + " ".join(sys.argv[1:] if argv is None else argv),
+    command.write_results(config, "reinforce_variance", {
         "env_id": "CartPole-v1",
         "episodes_per_batch": 10,
-        "batches": args.batches,
-        "gamma": args.gamma,
-        "value_batches": args.value_batches,
-        "seed": args.seed,
-        "commit": git_commit(),
-        "environment": environment(),
+        "batches": config.batches,
+        "gamma": config.gamma,
+        "value_batches": config.value_batches,
+        "seed": config.seed,
         "cpu_seconds": time.process_time() - cpu0,
         "stages": records,
     })
@@ -194,4 +196,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))
