@@ -13,15 +13,15 @@ from pgnotes.rl.reinforce import train
 
 def test_per_step_command_writes_both_variants(tmp_path):
     out = tmp_path / "ps.json"
-    assert reinforce_per_step.main(["--seeds", "0", "--episodes", "10", "--alphas", "0.003", "--batched-alphas", "0.003",
-                                    "--out", str(out)]) == 0
+    assert reinforce_per_step.run(reinforce_per_step.Config(seeds=[0], episodes=10, alphas=[0.003], batched_alphas=[0.003],
+                                                            out=str(out))) == 0
     data = json.loads(out.read_text())
     per_step, batched = data["runs"]
     assert per_step["variant"] == "per_step" and batched["variant"] == "batched"
     assert per_step["updates"] == sum(per_step["returns"])   # CartPole pays 1 per step: one update per step
     assert batched["updates"] == 1 and len(batched["returns"]) == 10
     with pytest.raises(ValueError, match="variant"):
-        reinforce_per_step.run("adam", 0.01, 0, 10)
+        reinforce_per_step.train_one("adam", 0.01, 0, 10)
 
 
 def test_store_params_reproduces_the_stored_curve(tmp_path):

@@ -25,21 +25,36 @@ evaluation on 100 fresh episodes at the end.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from pgnotes.provenance import environment, git_commit
+from pgnotes import command
 
 ENV_ID = "CartPole-v1"
 GAMMA = 0.99
 BATCH = 10
 
 
-def run(variant: str, alpha: float, seed: int, episodes: int) -> dict:
+@dataclass
+class Config:
+    """Settings of the per-step against batched comparison (the defaults made the chapter's file)."""
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  #: seeds of every (variant, step size) cell
+    episodes: int = 200  #: training episodes per run (at least 10)
+    alphas: list[float] = field(default_factory=lambda: [0.001, 0.003, 0.01])  #: step sizes of the per-step variant
+    batched_alphas: list[float] = field(default_factory=lambda: [0.003, 0.01, 0.03])  #: step sizes of the batched variant
+    out: str = "results/reinforce_per_step.json"  #: results file, relative to the current directory
+    time_budget: float | None = None  #: seconds for this invocation; run the command again to continue
+
+    def __post_init__(self):
+        if self.episodes < BATCH:
+            raise ValueError(f"--episodes must be >= {BATCH}")
+
+
+def train_one(variant: str, alpha: float, seed: int, episodes: int) -> dict:
     """Train one variant with step size ``alpha`` and ``seed`` for ``episodes`` episodes; return a JSON-ready record."""
     import torch
 
@@ -93,38 +108,19 @@ def run(variant: str, alpha: float, seed: int, episodes: int) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--episodes", type=int, default=200)
-    parser.add_argument("--alphas", nargs="+", type=float, default=[0.001, 0.003, 0.01], help="step sizes of the per-step variant")
-    parser.add_argument("--batched-alphas", nargs="+", type=float, default=[0.003, 0.01, 0.03],
-                        help="step sizes of the batched variant")
-    parser.add_argument("--out", default="results/reinforce_per_step.json")
-    args = parser.parse_args(argv)
-    if args.episodes < BATCH:
-        parser.error(f"--episodes must be >= {BATCH}")
+def run(config: Config) -> int:
+    def report(record: dict) -> None:
+        print(f"{record['variant']:8s} alpha={record['alpha']:<6g} seed {record['seed']}: last-50 mean {record['last50_mean']:6.1f}, "
+              f"final eval {record['final_eval_mean']:6.1f}, {record['updates']} updates, {record['cpu_seconds']:.1f} CPU-s", flush=True)
 
-    from pgnotes.checkpoint import write_json_atomic
-
-    runs = []
-    grid = [("per_step", a) for a in args.alphas] + [("batched", a) for a in args.batched_alphas]
-    for variant, a in grid:
-        for seed in args.seeds:
-            record = run(variant, a, seed, args.episodes)
-            runs.append(record)
-            print(f"{variant:8s} alpha={a:<6g} seed {seed}: last-50 mean {record['last50_mean']:6.1f}, "
-                  f"final eval {record['final_eval_mean']:6.1f}, {record['updates']} updates, {record['cpu_seconds']:.1f} CPU-s", flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(args.out, {
-        "experiment": "reinforce_per_step",
-        "command": "python -m pgnotes.experiments.reinforce_per_step " + " ".join(sys.argv[1:] if argv is None else argv),
-        "env_id": ENV_ID, "gamma": GAMMA, "batch_episodes": BATCH, "hidden": [32],
-        "evaluation": "stochastic policy, 100 fresh episodes after training",
-        "commit": git_commit(), "environment": environment(), "runs": runs,
-    })
+    grid = [("per_step", a) for a in config.alphas] + [("batched", a) for a in config.batched_alphas]
+    jobs = [{"variant": variant, "alpha": a, "seed": seed} for variant, a in grid for seed in config.seeds]
+    command.run_jobs(config, "reinforce_per_step", jobs,
+                     lambda variant, alpha, seed: train_one(variant, alpha, seed, config.episodes), report=report,
+                     extra={"env_id": ENV_ID, "gamma": GAMMA, "batch_episodes": BATCH, "hidden": [32],
+                            "evaluation": "stochastic policy, 100 fresh episodes after training"})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))
