@@ -22,13 +22,13 @@ The final stochastic policy is evaluated on 100 fresh episodes.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from pgnotes.provenance import environment, git_commit
+from pgnotes import command
 
 VARIANTS = {
     "on-policy": {"capacity": 10, "batches_per_iteration": 1, "mode": "per_decision", "clip": None},
@@ -38,46 +38,50 @@ VARIANTS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--episodes", type=int, default=300)
-    parser.add_argument("--out", default="results/reinforce_replay.json")
-    args = parser.parse_args(argv)
-    if args.episodes < 10:
-        parser.error("--episodes must be >= 10")
+@dataclass
+class Config:
+    """Settings of the replay experiment (the defaults made the chapter's file)."""
 
-    from pgnotes.checkpoint import write_json_atomic
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  #: seeds of every variant
+    episodes: int = 300  #: training episodes (environment samples) per run, at least 10
+    out: str = "results/reinforce_replay.json"  #: results file, relative to the current directory
+    time_budget: float | None = None  #: seconds for this invocation; run the command again to continue
+
+    def __post_init__(self):
+        if self.episodes < 10:
+            raise ValueError("--episodes must be >= 10")
+
+
+def train_one(variant: str, seed: int, episodes: int) -> dict:
+    """Train one variant with one seed; a JSON-ready record (learning curve, final evaluation)."""
     from pgnotes.rl.offpolicy import OffPolicyConfig, train
 
-    cpu0 = time.process_time()
-    runs = []
-    for name, kw in VARIANTS.items():
-        for seed in args.seeds:
-            t = time.process_time()
-            config = OffPolicyConfig(total_episodes=args.episodes, seed=seed, **kw)
-            _, h = train(config, progress=False)
-            runs.append({"variant": name, "seed": seed, "config": config.to_dict(), "episodes": h.episodes,
-                         "mean_return": h.mean_return, "final_eval_mean": h.eval_mean[-1], "final_eval_std": h.eval_std[-1],
-                         "cpu_seconds": time.process_time() - t})
-        finals = [r["final_eval_mean"] for r in runs if r["variant"] == name]
-        print(f"{name:22s} final evaluation per seed {np.round(finals, 1).tolist()}, median {np.median(finals):.1f}", flush=True)
-    summary = {name: {"final_eval_mean": [r["final_eval_mean"] for r in runs if r["variant"] == name],
-                      "median_final_eval": float(np.median([r["final_eval_mean"] for r in runs if r["variant"] == name]))}
-               for name in VARIANTS}
-    write_json_atomic(args.out, {
-        "experiment": "reinforce_replay",
-        "command": "python -m pgnotes.experiments.reinforce_replay " + " ".join(sys.argv[1:] if argv is None else argv),
-        "env_id": "CartPole-v1",
-        "evaluation": "stochastic policy, 100 fresh episodes after training",
-        "commit": git_commit(),
-        "environment": environment(),
-        "cpu_seconds": time.process_time() - cpu0,
-        "summary": summary,
-        "runs": runs,
-    })
+    t = time.process_time()
+    config = OffPolicyConfig(total_episodes=episodes, seed=seed, **VARIANTS[variant])
+    _, h = train(config, progress=False)
+    return {"variant": variant, "seed": seed, "config": config.to_dict(), "episodes": h.episodes,
+            "mean_return": h.mean_return, "final_eval_mean": h.eval_mean[-1], "final_eval_std": h.eval_std[-1],
+            "cpu_seconds": time.process_time() - t}
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Per variant: the final evaluation of each seed and their median."""
+    finals = {name: [r["final_eval_mean"] for r in runs if r["variant"] == name] for name in VARIANTS}
+    return {name: {"final_eval_mean": f, "median_final_eval": float(np.median(f))} for name, f in finals.items() if f}
+
+
+def run(config: Config) -> int:
+    def report(record: dict) -> None:
+        print(f"{record['variant']:22s} seed {record['seed']}: final evaluation {record['final_eval_mean']:.1f}", flush=True)
+
+    jobs = [{"variant": name, "seed": seed} for name in VARIANTS for seed in config.seeds]
+    command.run_jobs(config, "reinforce_replay", jobs, lambda variant, seed: train_one(variant, seed, config.episodes),
+                     summarize=summarize, report=report,
+                     extra=lambda runs: {"env_id": "CartPole-v1",
+                                         "evaluation": "stochastic policy, 100 fresh episodes after training",
+                                         "cpu_seconds": sum(r["cpu_seconds"] for r in runs)})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))
