@@ -194,3 +194,24 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="fitness must be finite"):
         solver.tell(x, np.array([0.0, np.nan, 1.0, 2.0]))
     assert solver.generation == 0
+
+
+def test_one_shaping_function_serves_every_solver():
+    """NES, OpenAI ES, SNES, xNES, the search gradient and distributed ES all shape through shape_fitness."""
+    from pgnotes.distributed.algorithm import shaped_weights
+    from pgnotes.shaping import SHAPINGS, nes_utilities
+    from pgnotes.solvers.openai_es import OpenAIES
+    from pgnotes.solvers.search_gradient import SearchGradient
+    from pgnotes.solvers.snes import SNES
+    from pgnotes.solvers.xnes import XNES
+
+    f = np.array([0.3, -1.0, 2.0, 2.0, 0.5, -0.2])
+    np.testing.assert_array_equal(shape_fitness(f, "nes_utilities"), nes_utilities(f))
+    for name in SHAPINGS:
+        expected = shape_fitness(f, name)
+        np.testing.assert_array_equal(OpenAIES(2, 6, shaping=name).shape(f), expected)
+        np.testing.assert_array_equal(shaped_weights(f[:, None], name), expected)
+        for solver in (NES(2, 6, shaping=name), SNES(2, 6, shaping=name), XNES(2, 6, shaping=name),
+                       SearchGradient(2, 6, shaping=name)):
+            assert solver.shaping == name
+    assert SNES(2).shaping == XNES(2).shaping == "nes_utilities"

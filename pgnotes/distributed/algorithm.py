@@ -36,9 +36,7 @@ import torch
 
 from pgnotes import _validate
 from pgnotes.distributed.noise_table import NoiseTable
-from pgnotes.shaping import centered_ranks
-
-SHAPINGS = ("centered_ranks", "none")
+from pgnotes.shaping import SHAPINGS, check_shaping, shape_fitness  # noqa: F401 (algorithm.SHAPINGS)
 
 
 @dataclass
@@ -65,7 +63,8 @@ class ESConfig:
     weight_decay : float
         L2 coefficient added to the gradient (OpenAI: 0.005).
     shaping : str
-        ``"centered_ranks"`` (OpenAI) or ``"none"`` (raw returns).
+        ``"centered_ranks"`` (OpenAI), ``"none"`` (raw returns), or another name of
+        :func:`pgnotes.shaping.shape_fitness`.
     generations : int
         Number of generations (updates) in total, counting those before a resume.
     seed : int
@@ -165,8 +164,7 @@ class ESConfig:
         _validate.positive("setup_timeout_s", self.setup_timeout_s)
         if any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden sizes must be integers >= 1, got {self.hidden}")
-        if self.shaping not in SHAPINGS:
-            raise ValueError(f"shaping must be one of {SHAPINGS}, got {self.shaping!r}")
+        check_shaping(self.shaping, allow_callable=False)
         if not self.antithetic and self.directions < 2:
             raise ValueError(f"directions must be >= 2 without antithetic sampling (population >= 2), got {self.directions}")
         for name in ("kill_at", "hang_at"):
@@ -296,18 +294,13 @@ def perturb(theta: np.ndarray, epsilon: np.ndarray, sigma: float, sign: int) -> 
 def shaped_weights(returns: np.ndarray, shaping: str = "centered_ranks") -> np.ndarray:
     """Per-direction weights from a ``(D, m)`` array of returns (``m`` = 2 antithetic, 1 plain).
 
-    Centered ranks are taken over all ``D * m`` returns in direction order; the weight of an
-    antithetic direction is ``u(+) - u(-)``.
+    The shaping (:func:`pgnotes.shaping.shape_fitness`) is taken over all ``D * m`` returns in
+    direction order; the weight of an antithetic direction is ``u(+) - u(-)``.
     """
     returns = _validate.finite_array("returns", returns)
     if returns.ndim != 2 or returns.shape[1] not in (1, 2):
         raise ValueError(f"returns must have shape (directions, 1 or 2), got {returns.shape}")
-    if shaping == "centered_ranks":
-        u = centered_ranks(returns.ravel()).reshape(returns.shape)
-    elif shaping == "none":
-        u = returns.copy()
-    else:
-        raise ValueError(f"shaping must be one of {SHAPINGS}, got {shaping!r}")
+    u = shape_fitness(returns.ravel(), check_shaping(shaping, allow_callable=False)).reshape(returns.shape)
     return u[:, 0] - u[:, 1] if returns.shape[1] == 2 else u[:, 0]
 
 

@@ -42,37 +42,14 @@ import numpy as np
 
 from pgnotes import _validate
 from pgnotes.distributions import DiagonalGaussian, FullGaussian, IsotropicGaussian
-from pgnotes.shaping import centered_ranks
+from pgnotes.shaping import SHAPINGS, check_shaping, shape_fitness  # noqa: F401 (nes.shape_fitness, nes.SHAPINGS)
 from pgnotes.solvers.base import Solver
 
 COVARIANCES = ("isotropic", "diagonal", "full", "fixed")
 FISHERS = ("empirical", "exact", "none")
-SHAPINGS = ("none", "centered_ranks", "standardize")
 
 
 # -- pure functions: the pieces of Algorithm 9 ----------------------------------------------
-def shape_fitness(fitness, shaping: str | Callable = "centered_ranks") -> np.ndarray:
-    """Utilities ``u_k`` from fitness values (chapter 3).
-
-    ``"none"``: the raw fitness (Algorithm 9 as written); ``"centered_ranks"``: ranks in
-    [-0.5, 0.5] (:func:`pgnotes.shaping.centered_ranks`, Salimans et al. 2017);
-    ``"standardize"``: ``(f - mean f) / std f`` (0 when all values are equal); a callable is
-    applied to the fitness array and must return one finite number per entry.
-    """
-    fitness = _validate.finite_array("fitness", fitness, ndim=1)
-    if callable(shaping):
-        u = _validate.finite_array("shaping(fitness)", shaping(fitness), shape=fitness.shape)
-        return u
-    if shaping == "none":
-        return fitness.copy()
-    if shaping == "centered_ranks":
-        return centered_ranks(fitness)
-    if shaping == "standardize":
-        std = fitness.std()
-        return (fitness - fitness.mean()) / std if std > 0 else np.zeros_like(fitness)
-    raise ValueError(f"shaping must be one of {SHAPINGS} or a callable, got {shaping!r}")
-
-
 def search_gradient(scores, utilities) -> np.ndarray:
     r"""Monte Carlo search gradient :math:`\frac1\lambda \sum_k u_k g^{(k)}` (Algorithm 9, line 6). Chapter 3.
 
@@ -155,9 +132,9 @@ class NES(Solver):
         Step size ``alpha`` for the mean parameters (default 1.0).
     lr_cov : float, optional
         Step size for the covariance parameters (default 0.5).
-    shaping : {"none", "centered_ranks", "standardize"} or callable
+    shaping : {"none", "centered_ranks", "standardize", "nes_utilities"} or callable
         Fitness shaping applied before the gradient (default ``"centered_ranks"``;
-        ``"none"`` is Algorithm 9 as written). See :func:`shape_fitness`.
+        ``"none"`` is Algorithm 9 as written). See :func:`pgnotes.shaping.shape_fitness`.
     damping : float
         Relative damping of the Fisher solve (default 1e-8); see :func:`natural_gradient`.
     rng : numpy.random.Generator or int
@@ -202,9 +179,7 @@ class NES(Solver):
                                  FullGaussian.num_params_for(self.dim), FullGaussian.num_params_for(self.dim))
         if fisher not in FISHERS:
             raise ValueError(f"fisher must be one of {FISHERS}, got {fisher!r}")
-        if not callable(shaping) and shaping not in SHAPINGS:
-            raise ValueError(f"shaping must be one of {SHAPINGS} or a callable, got {shaping!r}")
-        self.cov, self.fisher, self.shaping = cov, fisher, shaping
+        self.cov, self.fisher, self.shaping = cov, fisher, check_shaping(shaping)
         self.lr = _validate.positive("lr", lr)
         self.lr_cov = 0.5 if lr_cov is None else _validate.positive("lr_cov", lr_cov)
         self.damping = _validate.non_negative("damping", damping)

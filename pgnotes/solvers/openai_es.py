@@ -35,11 +35,10 @@ import numpy as np
 import torch
 
 from pgnotes import _validate
-from pgnotes.shaping import centered_ranks
+from pgnotes.shaping import SHAPINGS, check_shaping, shape_fitness  # noqa: F401 (openai_es.SHAPINGS)
 from pgnotes.solvers.base import Solver
 
 OPTIMIZERS = ("adam", "sgd")
-SHAPINGS = ("centered_ranks", "none")
 
 
 def es_gradient(noise, shaped_fitness, sigma: float) -> np.ndarray:
@@ -95,8 +94,9 @@ class OpenAIES(Solver):
         ascent direction (default 0.005, the paper's ``l2coeff``).
     antithetic : bool
         Mirrored sampling (default True).
-    shaping : {"centered_ranks", "none"} or callable
-        Fitness shaping before :func:`es_gradient` (default centred ranks).
+    shaping : {"centered_ranks", "none", "standardize", "nes_utilities"} or callable
+        Fitness shaping before :func:`es_gradient` (default centred ranks); see
+        :func:`pgnotes.shaping.shape_fitness`.
     rng : numpy.random.Generator or int
         Randomness of the perturbations.
 
@@ -139,9 +139,7 @@ class OpenAIES(Solver):
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
             raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
-        if not callable(shaping) and shaping not in SHAPINGS:
-            raise ValueError(f"shaping must be one of {SHAPINGS} or a callable, got {shaping!r}")
-        self.shaping = shaping
+        self.shaping = check_shaping(shaping)
         self.optimizer_name = optimizer
         mean = np.zeros(self.dim) if mean is None else _validate.finite_array("mean", mean, shape=(self.dim,))
         self.mean_tensor = torch.nn.Parameter(torch.tensor(mean, dtype=torch.float64))
@@ -171,10 +169,8 @@ class OpenAIES(Solver):
         return self.mean + self.sigma * self.sample_noise()
 
     def shape(self, fitness: np.ndarray) -> np.ndarray:
-        """Apply this solver's fitness shaping to a fitness array (popsize,)."""
-        if callable(self.shaping):
-            return _validate.finite_array("shaping(fitness)", self.shaping(fitness), shape=fitness.shape)
-        return centered_ranks(fitness) if self.shaping == "centered_ranks" else np.asarray(fitness, dtype=np.float64)
+        """Apply this solver's fitness shaping to a fitness array (popsize,): :func:`pgnotes.shaping.shape_fitness`."""
+        return shape_fitness(fitness, self.shaping)
 
     def step(self, gradient) -> None:
         """Apply one ascent step along ``gradient`` (dim,) with weight decay, through the torch optimizer."""

@@ -16,21 +16,22 @@ of the final generation, what Algorithm 8 returns when the solutions are network
 
 The plain algorithm uses :math:`b = 0`. Options beyond the pseudocode, all off by default:
 a baseline :math:`b` (see :func:`pgnotes.estimators.score_function_gradient`), centred-rank
-fitness shaping (:func:`pgnotes.shaping.centered_ranks`), and a separate step size for the
+fitness shaping (:func:`pgnotes.shaping.shape_fitness`), and a separate step size for the
 scale parameters (``scale_learning_rate=0`` keeps the scale fixed).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
 from pgnotes import _validate
 from pgnotes.distributions import SearchDistribution, make_distribution
 from pgnotes.estimators import BASELINES, score_function_gradient
-from pgnotes.shaping import centered_ranks
+from pgnotes.shaping import SHAPINGS, check_shaping, shape_fitness  # noqa: F401 (search_gradient.SHAPINGS)
 from pgnotes.solvers.base import Candidate, Solver
 
-SHAPINGS = ("none", "centered_ranks")
 
 
 class SearchGradient(Solver):
@@ -56,8 +57,9 @@ class SearchGradient(Solver):
         0 keeps the scale fixed.
     baseline : None, float, "mean" or "leave_one_out"
         Subtracted from fitness before weighting the scores (default None, as in Algorithm 1).
-    shaping : {"none", "centered_ranks"}
-        Replace fitness by centred ranks before the update (default "none").
+    shaping : {"none", "centered_ranks", "standardize", "nes_utilities"} or callable
+        Fitness shaping before the update (default "none", as in Algorithm 1); see
+        :func:`pgnotes.shaping.shape_fitness`.
     rng : numpy.random.Generator or int
         Randomness of the sampler.
     """
@@ -75,7 +77,7 @@ class SearchGradient(Solver):
         learning_rate: float = 0.1,
         scale_learning_rate: float | None = None,
         baseline=None,
-        shaping: str = "none",
+        shaping: str | Callable = "none",
         rng: np.random.Generator | int = 0,
     ):
         super().__init__(dim, popsize, rng)
@@ -95,9 +97,7 @@ class SearchGradient(Solver):
         self.scale_learning_rate = (
             self.learning_rate if scale_learning_rate is None else _validate.non_negative("scale_learning_rate", scale_learning_rate)
         )
-        if shaping not in SHAPINGS:
-            raise ValueError(f"shaping must be one of {SHAPINGS}, got {shaping!r}")
-        self.shaping = shaping
+        self.shaping = check_shaping(shaping)
         if isinstance(baseline, str):
             if baseline not in BASELINES:
                 raise ValueError(f"baseline must be None, a finite number or one of {BASELINES}, got {baseline!r}")
@@ -136,7 +136,7 @@ class SearchGradient(Solver):
     def _tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
         i = int(np.argmax(fitness))
         self._last_best = (x[i].copy(), float(fitness[i]))
-        weights = centered_ranks(fitness) if self.shaping == "centered_ranks" else fitness
+        weights = shape_fitness(fitness, self.shaping)
         scores = self.distribution.score(x)  # g^(k), shape (popsize, num_params)
         grad = score_function_gradient(weights, scores, self.baseline).value
         step = np.full(grad.size, self.scale_learning_rate)

@@ -37,11 +37,12 @@ Schaul et al. 2011): population :math:`\lambda = 4 + \lfloor 3\ln d\rfloor`, :ma
 from __future__ import annotations
 
 import numbers
+from typing import Callable
 
 import numpy as np
 
 from pgnotes import _validate
-from pgnotes.shaping import nes_utilities
+from pgnotes.shaping import check_shaping, shape_fitness
 from pgnotes.solvers.base import Solver
 
 
@@ -88,6 +89,9 @@ class SNES(Solver):
         :math:`\eta_\mu` (> 0); default 1.0.
     lr_sigma : float, optional
         :math:`\eta_\sigma` (> 0); default :math:`(3 + \ln d)/(5\sqrt d)` (:func:`default_lr_sigma`).
+    shaping : str or callable
+        Fitness shaping (default ``"nes_utilities"``, the papers'); see
+        :func:`pgnotes.shaping.shape_fitness`.
     rng : numpy.random.Generator or int
         Randomness of the sampler.
 
@@ -110,6 +114,7 @@ class SNES(Solver):
         sigma0: float | np.ndarray = 1.0,
         lr_mean: float = 1.0,
         lr_sigma: float | None = None,
+        shaping: str | Callable = "nes_utilities",
         rng: np.random.Generator | int = 0,
     ):
         popsize = default_popsize(dim) if popsize is None else popsize
@@ -118,6 +123,7 @@ class SNES(Solver):
         self.sigma = _initial_scale("sigma0", sigma0, self.dim)
         self.lr_mean = _validate.positive("lr_mean", lr_mean)
         self.lr_sigma = default_lr_sigma(self.dim) if lr_sigma is None else _validate.positive("lr_sigma", lr_sigma)
+        self.shaping = check_shaping(shaping)
         self.last_step: dict[str, np.ndarray] = {}
 
     @property
@@ -135,7 +141,7 @@ class SNES(Solver):
 
     def _tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
         z = (x - self._mean) / self.sigma  # local coordinates of the candidates
-        u = nes_utilities(fitness)
+        u = shape_fitness(fitness, self.shaping)
         grad_mu = u @ z
         grad_sigma = u @ (z**2 - 1.0)
         mean = self._mean + self.lr_mean * self.sigma * grad_mu

@@ -32,10 +32,12 @@ Adaptation sampling and restarts, optional in the papers, are left out.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from pgnotes import _validate
-from pgnotes.shaping import nes_utilities
+from pgnotes.shaping import check_shaping, shape_fitness
 from pgnotes.solvers.base import Solver
 from pgnotes.solvers.snes import default_popsize
 
@@ -77,6 +79,9 @@ class XNES(Solver):
         :math:`\eta_\mu` (> 0); default 1.0.
     lr_sigma, lr_B : float, optional
         :math:`\eta_\sigma` and :math:`\eta_B` (> 0); default :func:`default_lr_cov`.
+    shaping : str or callable
+        Fitness shaping (default ``"nes_utilities"``, the papers'); see
+        :func:`pgnotes.shaping.shape_fitness`.
     rng : numpy.random.Generator or int
         Randomness of the sampler.
 
@@ -100,6 +105,7 @@ class XNES(Solver):
         lr_mean: float = 1.0,
         lr_sigma: float | None = None,
         lr_B: float | None = None,
+        shaping: str | Callable = "nes_utilities",
         rng: np.random.Generator | int = 0,
     ):
         popsize = default_popsize(dim) if popsize is None else popsize
@@ -116,6 +122,7 @@ class XNES(Solver):
         self.lr_mean = _validate.positive("lr_mean", lr_mean)
         self.lr_sigma = default_lr_cov(self.dim) if lr_sigma is None else _validate.positive("lr_sigma", lr_sigma)
         self.lr_B = default_lr_cov(self.dim) if lr_B is None else _validate.positive("lr_B", lr_B)
+        self.shaping = check_shaping(shaping)
         self.last_step: dict[str, np.ndarray] = {}
 
     @property
@@ -140,7 +147,7 @@ class XNES(Solver):
     def _tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
         d = self.dim
         s = np.linalg.solve(self.A, (x - self._mean).T).T  # local coordinates
-        u = nes_utilities(fitness)
+        u = shape_fitness(fitness, self.shaping)
         g_delta = u @ s
         g_M = (s * u[:, None]).T @ s - u.sum() * np.eye(d)
         g_sigma = np.trace(g_M) / d
