@@ -255,6 +255,13 @@ def _read_own_results(out: Path, experiment: str, config, records_key: str) -> d
     return saved
 
 
+def timed(function: Callable[..., Any], /, *args, **kwargs) -> tuple[Any, dict[str, float]]:
+    """``function(*args, **kwargs)`` and its ``{"cpu_seconds": ..., "wall_seconds": ...}`` (for a run's record)."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, {"cpu_seconds": time.process_time() - cpu0, "wall_seconds": time.perf_counter() - wall0}
+
+
 def write_results(config, experiment: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Write :func:`results_header` followed by ``payload`` to :func:`out_path` (atomically); for single-run experiments."""
     from pgnotes.checkpoint import write_json_atomic

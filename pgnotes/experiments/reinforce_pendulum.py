@@ -16,12 +16,13 @@ report what it reaches, nothing more.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
+from dataclasses import dataclass, field
 
+import numpy as np
+
+from pgnotes import command
 from pgnotes.experiments.reinforce_cartpole import final_params
-from pgnotes.provenance import environment, git_commit
 
 CONFIG = {
     "env_id": "Pendulum-v1",
@@ -37,54 +38,60 @@ CONFIG = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--episodes", type=int, default=6000)
-    parser.add_argument("--out", default="results/reinforce_pendulum.json")
-    args = parser.parse_args(argv)
-    if args.episodes < 1:
-        parser.error("--episodes must be >= 1")
+@dataclass
+class Config:
+    """Settings of the Pendulum run (the defaults made the chapter's file; the trainer's settings are ``CONFIG``)."""
 
-    import numpy as np
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  #: training seeds, one run each
+    episodes: int = 6000  #: training episodes per run
+    out: str = "results/reinforce_pendulum.json"  #: results file, relative to the current directory
+    time_budget: float | None = None  #: seconds for this invocation; run the command again to continue
 
-    from pgnotes.checkpoint import write_json_atomic
+    def __post_init__(self):
+        if self.episodes < 1:
+            raise ValueError("--episodes must be >= 1")
+
+
+def train_one(seed: int, episodes: int) -> dict:
+    """Train one seed; a JSON-ready record (learning curve, final evaluation, final parameters)."""
     from pgnotes.rl.reinforce import train
 
-    runs = []
-    for seed in args.seeds:
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        result = train(**CONFIG, total_episodes=args.episodes, seed=seed, progress=False)
-        h = result.history
-        runs.append({
-            "seed": seed,
-            "config": result.config.to_dict(),
-            "episodes": h.episodes,
-            "mean_return": h.mean_return,
-            "final_eval_mean": h.eval_mean[-1],
-            "final_eval_std": h.eval_std[-1],
-            "final_std": result.policy.log_std.exp().tolist(),
-            # the trained policy, flat (parameters_to_vector order): chapter 2 watches it act
-            "final_params": final_params(result.policy),
-            "cpu_seconds": time.process_time() - cpu0,
-            "wall_seconds": time.perf_counter() - wall0,
-        })
-        print(f"seed {seed}: final evaluation {h.eval_mean[-1]:.1f} +- {h.eval_std[-1]:.1f} (100 episodes), "
-              f"last 5 batches {np.mean(h.mean_return[-5:]):.1f}, {runs[-1]['cpu_seconds']:.0f} CPU-s", flush=True)
+    result, seconds = command.timed(train, **CONFIG, total_episodes=episodes, seed=seed, progress=False)
+    h = result.history
+    return {
+        "seed": seed,
+        "config": result.config.to_dict(),
+        "episodes": h.episodes,
+        "mean_return": h.mean_return,
+        "final_eval_mean": h.eval_mean[-1],
+        "final_eval_std": h.eval_std[-1],
+        "final_std": result.policy.log_std.exp().tolist(),
+        # the trained policy, flat (parameters_to_vector order): chapter 2 watches it act
+        "final_params": final_params(result.policy),
+        **seconds,
+    }
+
+
+def summarize(runs: list[dict]) -> dict:
+    """The final evaluation per seed and their median."""
     finals = [r["final_eval_mean"] for r in runs]
-    write_json_atomic(args.out, {
-        "experiment": "reinforce_pendulum",
-        "command": "python -m pgnotes.experiments.reinforce_pendulum " + " ".join(sys.argv[1:] if argv is None else argv),
-        "env_id": "Pendulum-v1",
-        "evaluation": "stochastic policy, 100 fresh episodes after training",
-        "commit": git_commit(),
-        "environment": environment(),
-        "summary": {"seeds": args.seeds, "final_eval_mean": finals, "median_final_eval": float(np.median(finals))},
-        "runs": runs,
-    })
-    print(f"median final evaluation over seeds {args.seeds}: {np.median(finals):.1f}")
+    return {"seeds": [r["seed"] for r in runs], "final_eval_mean": finals, "median_final_eval": float(np.median(finals))}
+
+
+def run(config: Config) -> int:
+    def report(r: dict) -> None:
+        print(f"seed {r['seed']}: final evaluation {r['final_eval_mean']:.1f} +- {r['final_eval_std']:.1f} (100 episodes), "
+              f"last 5 batches {np.mean(r['mean_return'][-5:]):.1f}, {r['cpu_seconds']:.0f} CPU-s", flush=True)
+
+    results = command.run_jobs(config, "reinforce_pendulum", [{"seed": seed} for seed in config.seeds],
+                               lambda seed: train_one(seed, config.episodes), summarize=summarize, report=report,
+                               extra={"env_id": "Pendulum-v1",
+                                      "evaluation": "stochastic policy, 100 fresh episodes after training"})
+    if "summary" in results:
+        s = results["summary"]
+        print(f"median final evaluation over seeds {s['seeds']}: {s['median_final_eval']:.1f}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))
