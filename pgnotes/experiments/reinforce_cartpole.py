@@ -11,19 +11,19 @@ Every run trains with :func:`pgnotes.rl.reinforce.train` (defaults of
 batch averages >= 450, the *stochastic* policy is evaluated on 100 fresh episodes, until one
 evaluation reaches 475 (the CartPole-v1 threshold); that episode count is ``solved_at``. The
 final policy is evaluated on 100 episodes too. The file is rewritten after every run and a
-re-run skips runs already in it (same config), so an interrupted sweep resumes.
+re-run skips runs already in it (same config), so an interrupted sweep resumes
+(:func:`pgnotes.command.run_jobs`; ``--time-budget`` stops it on purpose).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
-from pgnotes.provenance import environment, git_commit
 
+from pgnotes import command
 
 VARIANTS = {
     "whole_return": {"estimator": "whole_return", "baseline": "none"},
@@ -31,6 +31,23 @@ VARIANTS = {
     "reward_to_go+value": {"estimator": "reward_to_go", "baseline": "value"},
 }
 """Variant name -> ReinforceConfig fields (Algorithm 4; Algorithms 5-7; 5-7 with a learned V(s))."""
+VariantName = Literal["whole_return", "reward_to_go", "reward_to_go+value"]
+
+
+@dataclass
+class Config:
+    """Settings of the CartPole comparison (the defaults made the chapter's file)."""
+
+    variants: list[VariantName] = field(default_factory=lambda: list(VARIANTS))  #: estimators to compare (see VARIANTS)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  #: seeds of every variant
+    episodes: int = 1000  #: training episodes per run
+    out: str = "results/reinforce_cartpole.json"  #: results file, relative to the current directory
+    time_budget: float | None = None  #: seconds for this invocation; run the command again to continue
+    progress: bool = True  #: a progress bar per run
+
+    def __post_init__(self):
+        if self.episodes < 1:
+            raise ValueError("--episodes must be >= 1")
 
 
 def final_params(policy) -> list[float]:
@@ -44,9 +61,8 @@ def run_one(variant: str, seed: int, episodes: int, progress: bool = False) -> d
     """Train one variant with one seed; return a JSON-ready record (curves, evaluations, timings)."""
     from pgnotes.rl.reinforce import train
 
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    result = train(
-        **VARIANTS[variant], total_episodes=episodes, seed=seed, eval_threshold=450.0, target=475.0,
+    result, seconds = command.timed(
+        train, **VARIANTS[variant], total_episodes=episodes, seed=seed, eval_threshold=450.0, target=475.0,
         eval_episodes=100, progress=progress,
     )
     h = result.history
@@ -64,8 +80,7 @@ def run_one(variant: str, seed: int, episodes: int, progress: bool = False) -> d
         "eval_mean": h.eval_mean,
         # the trained policy, flat (torch.nn.utils.parameters_to_vector order): chapter 2 watches it act
         "final_params": final_params(result.policy),
-        "cpu_seconds": time.process_time() - cpu0,
-        "wall_seconds": time.perf_counter() - wall0,
+        **seconds,
     }
 
 
@@ -93,53 +108,23 @@ def summarize(runs: list[dict]) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--episodes", type=int, default=1000, help="training episodes per run (default 1000)")
-    parser.add_argument("--out", default="results/reinforce_cartpole.json")
-    parser.add_argument("--progress", action="store_true", help="show a progress bar per run")
-    args = parser.parse_args(argv)
-    if args.episodes < 1:
-        parser.error("--episodes must be >= 1")
+def run(config: Config) -> int:
+    def report(record: dict) -> None:
+        print(f"{record['variant']:20s} seed {record['seed']}: solved_at={record['solved_at']}, "
+              f"final eval {record['final_eval_mean']:.1f}, {record['cpu_seconds']:.1f} CPU-s", flush=True)
 
-    import json
-
-    from pgnotes.checkpoint import write_json_atomic
-
-    out = Path(args.out)
-    runs: list[dict] = []
-    if out.exists():
-        previous = json.loads(out.read_text())
-        runs = [r for r in previous.get("runs", []) if r["config"]["total_episodes"] == args.episodes]
-    done = {(r["variant"], r["seed"]) for r in runs}
-    for variant in args.variants:
-        for seed in args.seeds:
-            if (variant, seed) in done:
-                continue
-            record = run_one(variant, seed, args.episodes, args.progress)
-            runs.append(record)
-            print(f"{variant:20s} seed {seed}: solved_at={record['solved_at']}, final eval {record['final_eval_mean']:.1f}, "
-                  f"{record['cpu_seconds']:.1f} CPU-s", flush=True)
-            write_json_atomic(out, {
-                "experiment": "reinforce_cartpole",
-                "command": "python -m pgnotes.experiments.reinforce_cartpole " + " ".join(sys.argv[1:] if argv is None else argv),
-                "env_id": "CartPole-v1",
-                "target": 475.0,
-                "eval_episodes": 100,
-                "evaluation": "stochastic policy, 100 fresh episodes; evaluated whenever a training batch averages >= 450, until 475 is reached, and at the end",
-                "commit": git_commit(),
-                "environment": environment(),
-                "summary": summarize(runs),
-                "runs": runs,
-            })
-    summary = summarize(runs)
-    for variant, s in summary.items():
+    jobs = [{"variant": variant, "seed": seed} for variant in config.variants for seed in config.seeds]
+    results = command.run_jobs(
+        config, "reinforce_cartpole", jobs, lambda variant, seed: run_one(variant, seed, config.episodes, config.progress),
+        summarize=summarize, report=report,
+        extra={"env_id": "CartPole-v1", "target": 475.0, "eval_episodes": 100,
+               "evaluation": "stochastic policy, 100 fresh episodes; evaluated whenever a training batch averages >= 450, "
+                             "until 475 is reached, and at the end"})
+    for variant, s in results.get("summary", {}).items():
         print(f"{variant:20s} solved_at per seed {s['solved_at']} -> median {s['median_solved_at']}; "
               f"final eval {np.round(s['final_eval_mean'], 1).tolist()}; {s['cpu_seconds'] / 60:.1f} CPU-min")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))
