@@ -124,15 +124,20 @@ def test_train_smoke_and_seeded():
     b = ppo.train(total_steps=500, steps_per_batch=250, hidden=(8,), progress=False, seed=3)
     assert a.history.mean_return == b.history.mean_return
     assert len(a.history) >= 2
+    assert len(a.history.kl) == len(a.history) and a.history.env_steps[-1] >= 500
+    assert type(a.history).from_dict(a.history.to_dict()) == a.history
+    ax = a.history.plot()
+    assert ax.get_xlabel() == "environment steps"
 
 
 def test_cartpole_command_writes_results(tmp_path):
     import json
 
-    from pgnotes.experiments import ppo_cartpole
+    from pgnotes import command
 
     out = tmp_path / "ppo.json"
-    assert ppo_cartpole.main(["--algo", "ppo", "--seeds", "0", "--budget", "300", "--out", str(out)]) == 0
+    assert command.main("pgnotes.experiments.ppo_cartpole",
+                        ["--algo", "ppo", "--seeds", "0", "--budget", "300", "--out", str(out), "--no-progress"]) == 0
     data = json.loads(out.read_text())
     assert data["summary"]["seeds"] == [0]
     assert data["runs"][0]["config"]["total_steps"] == 300

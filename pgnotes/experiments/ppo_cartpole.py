@@ -14,22 +14,39 @@ the run is solved at the training steps of the first evaluation averaging >= 475
 there. Steps count the training episodes only (evaluation episodes are not training data).
 An unsolved seed counts as "more than the budget" in the median. Results are written relative
 to the current directory, after every seed; a re-run skips seeds already in the file (same
-configuration), so an interrupted sweep resumes.
+configuration), so an interrupted sweep resumes (:func:`pgnotes.command.run_jobs`;
+``--time-budget`` stops it on purpose).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+
+from pgnotes import command
 
 ALGOS = ("ppo", "trpo")
 BUDGET = {"ppo": 200_000, "trpo": 300_000}
 """Training-step budget per seed (the issue's target for PPO is at most 100,000 steps)."""
+
+
+@dataclass
+class Config:
+    """Settings of the CartPole runs of chapter 7 (the defaults made the chapter's files)."""
+
+    algo: Literal["ppo", "trpo"] = "ppo"  #: the trainer (pgnotes.rl.ppo or pgnotes.rl.natural_pg, its default settings)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  #: training seeds, one run each
+    budget: int | None = None  #: training steps per seed (none: 200,000 for PPO, 300,000 for TRPO)
+    out: str = "results/{algo}_cartpole.json"  #: results file, relative to the current directory ({algo} is replaced)
+    time_budget: float | None = None  #: seconds for this invocation; run the command again to continue
+    progress: bool = True  #: a progress bar per seed
+
+    def __post_init__(self):
+        if self.budget is not None and self.budget < 1:
+            raise ValueError("--budget must be >= 1")
 
 
 def run_seed(algo: str, seed: int, budget: int, progress: bool = False) -> dict:
@@ -38,9 +55,8 @@ def run_seed(algo: str, seed: int, budget: int, progress: bool = False) -> dict:
         from pgnotes.rl.ppo import train
     else:
         from pgnotes.rl.natural_pg import train
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    result = train(total_steps=budget, seed=seed, eval_threshold=450.0, target=475.0, stop_at_target=True,
-                   eval_episodes=100, progress=progress)
+    result, seconds = command.timed(train, total_steps=budget, seed=seed, eval_threshold=450.0, target=475.0,
+                                    stop_at_target=True, eval_episodes=100, progress=progress)
     h = result.history
     return {
         "algo": algo,
@@ -48,8 +64,7 @@ def run_seed(algo: str, seed: int, budget: int, progress: bool = False) -> dict:
         "config": result.config.to_dict(),
         "solved_at_steps": h.solved_at,
         "history": h.to_dict(),
-        "cpu_seconds": time.process_time() - cpu0,
-        "wall_seconds": time.perf_counter() - wall0,
+        **seconds,
     }
 
 
@@ -69,61 +84,26 @@ def summarize(runs: list[dict]) -> dict:
     }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--algo", choices=ALGOS, default="ppo")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--budget", type=int, default=None, help="training steps per seed (default: 200k PPO, 300k TRPO)")
-    parser.add_argument("--out", default=None, help="default results/{algo}_cartpole.json (relative to the current directory)")
-    parser.add_argument("--progress", action="store_true")
+def run(config: Config) -> int:
+    budget = config.budget or BUDGET[config.algo]
 
+    def report(record: dict) -> None:
+        print(f"{record['algo']} seed {record['seed']}: solved at {record['solved_at_steps']} steps, "
+              f"{record['cpu_seconds']:.1f} CPU-s", flush=True)
 
-def run(args: argparse.Namespace) -> int:
-    from pgnotes.checkpoint import write_json_atomic
-    from pgnotes.provenance import environment, git_commit
-
-    budget = args.budget or BUDGET[args.algo]
-    if budget < 1:
-        raise SystemExit("--budget must be >= 1")
-    out = Path(args.out or f"results/{args.algo}_cartpole.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    runs: list[dict] = []
-    if out.exists():
-        previous = json.loads(out.read_text())
-        runs = [r for r in previous.get("runs", []) if r["config"]["total_steps"] == budget and r["algo"] == args.algo]
-    done = {r["seed"] for r in runs}
-    argv = sys.argv[1:]
-    command = " ".join(["pgnotes", *argv]) if argv[:1] == ["ppo-cartpole"] else " ".join(["python -m pgnotes.experiments.ppo_cartpole", *argv])
-    for seed in args.seeds:
-        if seed in done:
-            continue
-        record = run_seed(args.algo, seed, budget, args.progress)
-        runs.append(record)
-        print(f"{args.algo} seed {seed}: solved at {record['solved_at_steps']} steps, {record['cpu_seconds']:.1f} CPU-s", flush=True)
-        write_json_atomic(out, {
-            "experiment": f"{args.algo}_cartpole",
-            "command": command,
-            "algo": args.algo,
-            "env_id": "CartPole-v1",
-            "target": 475.0,
-            "eval_episodes": 100,
-            "evaluation": "stochastic policy, 100 fresh episodes, whenever a training batch averages >= 450, until one reaches 475; "
-                          "steps are training steps of kept episodes (evaluation episodes not counted)",
-            "commit": git_commit(),
-            "environment": environment(),
-            "summary": summarize(runs),
-            "runs": runs,
-        })
-    s = summarize(runs)
-    print(f"{args.algo}: steps to 475 per seed {s['solved_at_steps']} -> median {s['median_steps_to_solve']}; "
-          f"{s['total_cpu_seconds'] / 60:.1f} CPU-min")
+    jobs = [{"algo": config.algo, "seed": seed} for seed in config.seeds]
+    results = command.run_jobs(
+        config, "ppo_cartpole", jobs, lambda algo, seed: run_seed(algo, seed, budget, config.progress),
+        summarize=summarize, report=report,
+        extra={"algo": config.algo, "env_id": "CartPole-v1", "target": 475.0, "eval_episodes": 100,
+               "evaluation": "stochastic policy, 100 fresh episodes, whenever a training batch averages >= 450, until one "
+                             "reaches 475; steps are training steps of kept episodes (evaluation episodes not counted)"})
+    if "summary" in results:
+        s = results["summary"]
+        print(f"{config.algo}: steps to 475 per seed {s['solved_at_steps']} -> median {s['median_steps_to_solve']}; "
+              f"{s['total_cpu_seconds'] / 60:.1f} CPU-min")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))
