@@ -178,10 +178,12 @@ class MLPModel:
     def __init__(self, hidden: int = 64, seed: int = 0):
         import torch
 
+        from pgnotes.seeding import torch_seeded
+
         hidden = _validate.integer_at_least("hidden", hidden, 1, 10**4)
-        torch.manual_seed(_validate.seed("seed", seed))
-        self.net = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, hidden),
-                                       torch.nn.Tanh(), torch.nn.Linear(hidden, 2)).double()
+        with torch_seeded(seed):  # initialized from the seed; torch's global generator is left as it was
+            self.net = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, hidden),
+                                           torch.nn.Tanh(), torch.nn.Linear(hidden, 2)).double()
         self.scale = np.ones(2)
 
     def fit(self, obs, u, next_obs, steps: int = 500, lr: float = 1e-2) -> "MLPModel":

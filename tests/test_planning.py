@@ -59,3 +59,16 @@ def test_receding_horizon_swings_up_with_the_true_model():
 def test_bad_input_names_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CEMPlanner(pendulum_dynamics, pendulum_reward, **kwargs)
+
+
+def test_mlp_model_from_a_seed_leaves_the_global_generator_alone():
+    import torch
+
+    state = torch.random.get_rng_state()
+    a, b = MLPModel(hidden=8, seed=3), MLPModel(hidden=8, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert all(torch.equal(p, q) for p, q in zip(a.net.parameters(), b.net.parameters()))
+    with torch.random.fork_rng(devices=[]):  # the numbers of the former torch.manual_seed(seed) construction
+        torch.manual_seed(3)
+        first = torch.nn.Linear(4, 8).double()
+    assert torch.equal(a.net[0].weight, first.weight) and torch.equal(a.net[0].bias, first.bias)

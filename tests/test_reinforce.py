@@ -24,6 +24,24 @@ def policy():
     return CategoricalPolicy(4, 2, (16,), seed=0)
 
 
+def test_networks_built_from_a_seed_leave_the_global_generator_alone():
+    from pgnotes.rl.policies import mlp
+
+    state = torch.random.get_rng_state()
+    a = CategoricalPolicy(4, 2, (8,), seed=3)
+    GaussianPolicy(3, 1, (8,), seed=3)
+    ValueFunction(4, (8,), seed=4)
+    make_policy(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-2, 2, (1,)), seed=5)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = CategoricalPolicy(4, 2, (8,), seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    # the same numbers as seeding torch's global generator (how the networks were built before)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        reference = mlp([4, 8, 2], output_gain=0.01)
+    assert all(torch.equal(p, q) for p, q in zip(a.net.parameters(), reference.parameters()))
+
+
 # -- returns -------------------------------------------------------------------------
 def test_reward_to_go_by_hand():
     np.testing.assert_allclose(rf.reward_to_go([1.0, 2.0, 3.0], 0.5), [1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3])
@@ -235,7 +253,27 @@ def test_train_short_run_is_deterministic_and_plots():
     ax = a.history.plot(window=2)
     assert ax.get_xlabel() == "episodes"
     again = rf.ReinforceHistory.from_dict(a.history.to_dict())
-    assert again.mean_return == a.history.mean_return
+    assert again == a.history
+    assert a.history.grad_norm and len(a.history.grad_norm) == len(a.history)
+
+
+def test_train_leaves_the_global_generator_alone():
+    state = torch.random.get_rng_state()
+    rf.train(total_episodes=4, episodes_per_batch=2, progress=False, eval_episodes=2, seed=1)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_config_shares_the_trainer_fields():
+    from pgnotes.rl.training import TrainerConfig
+
+    config = rf.ReinforceConfig(hidden=[8, 8], seed=4)
+    assert isinstance(config, TrainerConfig) and config.hidden == (8, 8)
+    assert rf.ReinforceConfig.with_overrides(config, {"gamma": 0.5}).to_dict() == {**config.to_dict(), "gamma": 0.5}
+    with pytest.raises(TypeError, match="config"):
+        rf.train(config={"seed": 1}, progress=False)
+    for bad in ({"hidden": "32"}, {"eval_threshold": float("nan")}, {"stop_at_target": 1}, {"seed": -1}):
+        with pytest.raises((ValueError, TypeError), match=next(iter(bad))):
+            rf.ReinforceConfig(**bad)
 
 
 def test_train_config_errors():

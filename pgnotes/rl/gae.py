@@ -18,15 +18,17 @@ did not end, and its tail is bootstrapped with :math:`V(s_T)` of the observation
 step (:attr:`pgnotes.rl.rollouts.Episode.final_observation`).
 
 :func:`collect_batch` gathers at least a given number of steps of whole episodes with the
-course's collector (:func:`pgnotes.rl.rollouts.collect_episodes`) and attaches advantages and
+course's collector (:func:`pgnotes.rl.rollouts.collect_steps`) and attaches advantages and
 value targets: the :class:`AdvantageBatch` that :func:`pgnotes.rl.natural_pg.trpo_step` and
-:func:`pgnotes.rl.ppo.ppo_update` consume. :class:`OnPolicyHistory` records training and plots
-itself against environment steps.
+:func:`pgnotes.rl.ppo.ppo_update` consume. :func:`train_on_policy` is the loop TRPO and PPO share
+(collect a batch, update, record, evaluate when due); its
+:class:`~pgnotes.rl.training.OnPolicyHistory` plots itself against environment steps.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
+from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -34,9 +36,12 @@ import torch
 
 from pgnotes import _validate
 from pgnotes.rl.policies import Policy, ValueFunction
-from pgnotes.rl.rollouts import Episode, EpisodeBatch, collect_episodes, evaluate_policy
+from pgnotes.rl.rollouts import Episode, EpisodeBatch, collect_steps
+from pgnotes.rl.training import OnPolicyConfig, OnPolicyHistory, evaluate_and_record, run_training
 
-__all__ = ["td_errors", "gae", "episode_advantages", "AdvantageBatch", "collect_batch", "OnPolicyHistory", "evaluate_and_record"]
+__all__ = ["td_errors", "gae", "episode_advantages", "AdvantageBatch", "collect_batch", "train_on_policy",
+           # defined in pgnotes.rl.training, importable from here as before
+           "OnPolicyHistory", "evaluate_and_record"]
 
 
 def _check_episode(rewards, values, last_value):
@@ -161,71 +166,37 @@ def collect_batch(
 ) -> AdvantageBatch:
     """Whole episodes totalling at least ``min_steps`` steps, with GAE advantages (chapter 7).
 
-    Calls :func:`~pgnotes.rl.rollouts.collect_episodes` for ``envs.num_envs`` episodes at a
-    time until the kept episodes hold ``min_steps`` steps (so a batch can overshoot by up to one
-    round of episodes). ``seed`` seeds the environments' first reset only.
+    The episodes come from :func:`~pgnotes.rl.rollouts.collect_steps` (``envs.num_envs``
+    episodes at a time until they hold ``min_steps`` steps, so a batch can overshoot by up to
+    one round of episodes). ``seed`` seeds the environments' first reset only.
     """
-    min_steps = _validate.integer_at_least("min_steps", min_steps, 1)
-    episodes: list[Episode] = []
-    steps = 0
-    while steps < min_steps:
-        new = collect_episodes(envs, policy, envs.num_envs, generator=generator, seed=seed if not episodes else None,
-                               max_steps=max_steps)
-        episodes.extend(new)
-        steps += sum(len(e) for e in new)
+    episodes = collect_steps(envs, policy, min_steps, generator=generator, seed=seed, max_steps=max_steps)
     return AdvantageBatch.from_episodes(episodes, value_fn, gamma=gamma, lam=lam)
 
 
-@dataclass
-class OnPolicyHistory:
-    """What happened during TRPO or PPO training, one entry per batch; ``plot()`` draws the learning curve. Chapter 7."""
+def train_on_policy(config: OnPolicyConfig, make_update: Callable, *, name: str, progress: bool = True
+                    ) -> tuple[Policy, ValueFunction, OnPolicyHistory]:
+    """The training loop TRPO and PPO share (chapter 7); ``make_update`` is what differs.
 
-    env_steps: list[int] = field(default_factory=list)
-    episodes: list[int] = field(default_factory=list)
-    mean_return: list[float] = field(default_factory=list)
-    kl: list[float] = field(default_factory=list)
-    value_loss: list[float] = field(default_factory=list)
-    wall_time: list[float] = field(default_factory=list)
-    eval_at: list[int] = field(default_factory=list)
-    eval_mean: list[float] = field(default_factory=list)
-    eval_std: list[float] = field(default_factory=list)
-    solved_at: int | None = None
-    """Environment steps (training only) at the first evaluation reaching the target; None if never."""
+    ``make_update(policy, value_fn, generator)`` returns ``update(batch) -> (kl, value_loss)``.
+    Each iteration of :func:`~pgnotes.rl.training.run_training`: :func:`collect_batch` (whole
+    episodes, at least ``steps_per_batch`` steps, advantages from the current value network),
+    then ``update``. Environment steps count the kept episodes' steps; evaluation episodes are
+    not counted.
+    """
 
-    def __len__(self) -> int:
-        return len(self.env_steps)
+    def make_step(envs, policy, value_fn, generator):
+        update = make_update(policy, value_fn, generator)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+        def step(done: int, seed: int | None):
+            batch = collect_batch(envs, policy, value_fn, config.steps_per_batch, gamma=config.gamma, lam=config.lam,
+                                  generator=generator, seed=seed, max_steps=config.max_steps)
+            kl, value_loss = update(batch)
+            return batch.episode_returns, batch.num_steps, {"kl": kl, "value_loss": value_loss}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "OnPolicyHistory":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: (list(v) if isinstance(v, list) else v) for k, v in data.items() if k in known})
+        return step
 
-    def plot(self, ax=None, *, label: str | None = None):
-        """Batch mean return against environment steps, evaluations (mean ± std) as dots."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
-        (line,) = ax.plot(self.env_steps, self.mean_return, label=label or "training batches")
-        if self.eval_at:
-            ax.errorbar(self.eval_at, self.eval_mean, yerr=self.eval_std, fmt="o", ms=4, color=line.get_color(), alpha=0.8,
-                        label=f"{label or 'policy'}: evaluation")
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel("return (maximized)")
-        ax.legend(fontsize="small")
-        return ax
-
-
-def evaluate_and_record(history: OnPolicyHistory, policy: Policy, env_id: str, *, at: int, seed: int, episodes: int = 100,
-                        target: float | None = None, max_steps: int | None = None) -> float:
-    """Evaluate the stochastic policy on ``episodes`` fresh episodes (chapter 2's protocol) and record it at ``at`` steps. Chapter 7."""
-    returns = evaluate_policy(policy, env_id, episodes, seed=seed, max_steps=max_steps)
-    history.eval_at.append(int(at))
-    history.eval_mean.append(float(returns.mean()))
-    history.eval_std.append(float(returns.std()))
-    if target is not None and history.solved_at is None and returns.mean() >= target:
-        history.solved_at = int(at)
-    return float(returns.mean())
+    history = OnPolicyHistory()
+    policy, value_fn = run_training(config, history, make_step, total=config.total_steps, num_envs=config.num_envs, name=name,
+                                    progress=progress)
+    return policy, value_fn, history

@@ -26,19 +26,16 @@ the course's collector with the value baseline and GAE of :mod:`pgnotes.rl.gae`.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
-import gymnasium as gym
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from pgnotes import _validate
-from pgnotes.rl.gae import AdvantageBatch, OnPolicyHistory, collect_batch, evaluate_and_record
-from pgnotes.rl.policies import Policy, ValueFunction, make_policy
-from pgnotes.rl.rollouts import make_vector_env
+from pgnotes.rl.gae import AdvantageBatch, train_on_policy
+from pgnotes.rl.policies import Policy, ValueFunction
+from pgnotes.rl.training import OnPolicyConfig, OnPolicyHistory
 
 __all__ = [
     "flat_params",
@@ -304,21 +301,16 @@ def fit_value(value_fn: ValueFunction, optimizer: torch.optim.Optimizer, obs: to
 
 
 @dataclass
-class TRPOConfig:
-    """Every hyperparameter of :func:`train` (chapter 7). Defaults: the CartPole-v1 setting of the chapter's results."""
+class TRPOConfig(OnPolicyConfig):
+    """Every hyperparameter of :func:`train` (chapter 7): the fields of :class:`~pgnotes.rl.training.OnPolicyConfig` and these.
 
-    env_id: str = "CartPole-v1"
-    """Gymnasium id of the environment."""
+    Defaults: the CartPole-v1 setting of the chapter's results.
+    """
+
     total_steps: int = 200_000
     """Training budget in environment steps (of kept episodes)."""
     steps_per_batch: int = 2000
     """Minimum environment steps per TRPO update (whole episodes)."""
-    num_envs: int = 8
-    """Sub-environments of the ``SyncVectorEnv``."""
-    hidden: tuple[int, ...] = (64, 64)
-    """Hidden layer sizes of the policy and of the value network."""
-    gamma: float = 0.99
-    """Discount factor."""
     lam: float = 0.97
     """GAE parameter :math:`\\lambda`."""
     max_kl: float = 0.02
@@ -329,35 +321,14 @@ class TRPOConfig:
     """Conjugate-gradient iterations per update."""
     backtrack_iterations: int = 10
     """Line-search tries (each halves the step)."""
-    normalize_advantages: bool = True
-    """Standardize the advantages in each batch."""
     value_learning_rate: float = 1e-3
     """Adam step size of the value network."""
     value_epochs: int = 5
     """Passes over the batch of the value regression per update."""
     value_minibatch: int = 64
     """Minibatch size of the value regression."""
-    max_steps: int | None = None
-    """Step limit per episode (default: the environment's own)."""
-    log_std_init: float = -0.5
-    """Initial log standard deviation of a Gaussian policy (continuous actions only)."""
-    eval_episodes: int = 100
-    """Episodes per evaluation of the stochastic policy."""
-    eval_threshold: float | None = None
-    """Evaluate whenever a training batch's mean return reaches this (until ``target`` is met)."""
-    target: float | None = None
-    """Return that counts as solved (475 for CartPole-v1)."""
-    stop_at_target: bool = False
-    """Stop when an evaluation reaches ``target``."""
-    seed: int = 0
-    """Seed of initialization, action noise, minibatch order and environments."""
 
     def __post_init__(self):
-        _validate.integer_at_least("total_steps", self.total_steps, 1)
-        _validate.integer_at_least("steps_per_batch", self.steps_per_batch, 1)
-        _validate.integer_at_least("num_envs", self.num_envs, 1)
-        _validate.probability("gamma", self.gamma, open_low=False)
-        _validate.probability("lam", self.lam, open_low=False)
         _validate.positive("max_kl", self.max_kl)
         _validate.non_negative("damping", self.damping)
         _validate.integer_at_least("cg_iterations", self.cg_iterations, 1)
@@ -365,11 +336,7 @@ class TRPOConfig:
         _validate.positive("value_learning_rate", self.value_learning_rate)
         _validate.integer_at_least("value_epochs", self.value_epochs, 1)
         _validate.integer_at_least("value_minibatch", self.value_minibatch, 1)
-        _validate.integer_at_least("eval_episodes", self.eval_episodes, 1)
-        self.hidden = tuple(int(h) for h in self.hidden)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        super().__post_init__()
 
 
 @dataclass
@@ -392,50 +359,25 @@ def normalized(advantages: torch.Tensor) -> torch.Tensor:
 def train(config: TRPOConfig | None = None, *, progress: bool = True, **overrides) -> TRPOResult:
     """Train a policy with TRPO and a GAE value baseline on the course's collector. Chapter 7.
 
-    Each iteration: :func:`~pgnotes.rl.gae.collect_batch` (whole episodes, at least
-    ``steps_per_batch`` steps, advantages from the current value network), one
-    :func:`trpo_step`, then :func:`fit_value` on the :math:`\\lambda`-returns.
+    The loop is :func:`~pgnotes.rl.gae.train_on_policy`; each update is one :func:`trpo_step`
+    on the batch (advantages standardized if ``normalize_advantages``), then :func:`fit_value`
+    on the :math:`\\lambda`-returns.
     """
-    torch.set_num_threads(1)
-    config = TRPOConfig(**{**(config.to_dict() if config else {}), **overrides})
-    envs = make_vector_env(config.env_id, config.num_envs, max_steps=config.max_steps)
-    try:
-        policy_kwargs = {} if isinstance(envs.single_action_space, gym.spaces.Discrete) else {"log_std_init": config.log_std_init}
-        policy = make_policy(envs.single_observation_space, envs.single_action_space, config.hidden, seed=config.seed, **policy_kwargs)
-        value_fn = ValueFunction(policy.obs_dim, config.hidden, seed=config.seed + 1)
+    config = TRPOConfig.with_overrides(config, overrides)
+
+    def make_update(policy: Policy, value_fn: ValueFunction, generator: torch.Generator):
         value_opt = torch.optim.Adam(value_fn.parameters(), lr=config.value_learning_rate)
-        generator = torch.Generator().manual_seed(config.seed)
-        history = OnPolicyHistory()
-        steps = episodes = 0
-        start = time.perf_counter()
-        first = True
-        with tqdm(total=config.total_steps, desc="TRPO", disable=not progress, leave=False) as bar:
-            while steps < config.total_steps:
-                batch = collect_batch(envs, policy, value_fn, config.steps_per_batch, gamma=config.gamma, lam=config.lam,
-                                      generator=generator, seed=config.seed if first else None, max_steps=config.max_steps)
-                first = False
-                adv = normalized(batch.advantages) if config.normalize_advantages else batch.advantages
-                info = trpo_step(policy, batch.observations, batch.actions, batch.log_probs, adv, max_kl=config.max_kl,
-                                 damping=config.damping, cg_iterations=config.cg_iterations,
-                                 backtrack_iterations=config.backtrack_iterations)
-                value_loss = fit_value(value_fn, value_opt, batch.observations, batch.returns, epochs=config.value_epochs,
-                                       minibatch_size=config.value_minibatch, generator=generator)
-                steps += batch.num_steps
-                episodes += len(batch.episode_returns)
-                history.env_steps.append(steps)
-                history.episodes.append(episodes)
-                history.mean_return.append(float(batch.episode_returns.mean()))
-                history.kl.append(info.kl)
-                history.value_loss.append(value_loss)
-                history.wall_time.append(time.perf_counter() - start)
-                bar.update(min(batch.num_steps, config.total_steps - bar.n))
-                bar.set_postfix(ret=f"{batch.episode_returns.mean():.1f}", refresh=False)
-                if (config.eval_threshold is not None and history.solved_at is None
-                        and batch.episode_returns.mean() >= config.eval_threshold):
-                    evaluate_and_record(history, policy, config.env_id, at=steps, seed=10_000 * (config.seed + 1) + steps,
-                                        episodes=config.eval_episodes, target=config.target, max_steps=config.max_steps)
-                    if history.solved_at is not None and config.stop_at_target:
-                        break
-    finally:
-        envs.close()
+
+        def update(batch: AdvantageBatch) -> tuple[float, float]:
+            adv = normalized(batch.advantages) if config.normalize_advantages else batch.advantages
+            info = trpo_step(policy, batch.observations, batch.actions, batch.log_probs, adv, max_kl=config.max_kl,
+                             damping=config.damping, cg_iterations=config.cg_iterations,
+                             backtrack_iterations=config.backtrack_iterations)
+            value_loss = fit_value(value_fn, value_opt, batch.observations, batch.returns, epochs=config.value_epochs,
+                                   minibatch_size=config.value_minibatch, generator=generator)
+            return info.kl, value_loss
+
+        return update
+
+    policy, value_fn, history = train_on_policy(config, make_update, name="TRPO", progress=progress)
     return TRPOResult(policy, value_fn, history, config)

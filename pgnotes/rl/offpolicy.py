@@ -32,18 +32,17 @@ store, refit the baseline, several gradient steps on samples from the buffer.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from pgnotes import _validate
-from pgnotes.rl.policies import Policy, ValueFunction, make_policy
-from pgnotes.rl.reinforce import ReinforceHistory, _check_choice, fit_value_function, reward_to_go, surrogate_loss
-from pgnotes.rl.rollouts import Episode, EpisodeBatch, collect_episodes, evaluate_policy, make_vector_env
+from pgnotes.rl.policies import Policy
+from pgnotes.rl.reinforce import ReinforceHistory, _check_choice, fit_value_function, gradient_step, reward_to_go
+from pgnotes.rl.rollouts import Episode, EpisodeBatch, collect_episodes
+from pgnotes.rl.training import TrainerConfig, run_training
 
 __all__ = [
     "MODES",
@@ -218,11 +217,9 @@ class ReplayBuffer:
 
 
 @dataclass
-class OffPolicyConfig:
-    """Hyperparameters of :func:`train` (chapter 2)."""
+class OffPolicyConfig(TrainerConfig):
+    """Hyperparameters of :func:`train` (chapter 2): the fields of :class:`~pgnotes.rl.training.TrainerConfig` and these."""
 
-    env_id: str = "CartPole-v1"
-    gamma: float = 0.99
     total_episodes: int = 300
     """Environment episodes collected (the sample budget)."""
     episodes_per_iteration: int = 10
@@ -239,39 +236,28 @@ class OffPolicyConfig:
     """Truncate cumulative ratios at this value (None: no clipping)."""
     self_normalize: bool = False
     """Divide the ratios by their batch mean."""
-    hidden: tuple[int, ...] = (32,)
     learning_rate: float = 0.01
+    """Adam step size of the policy."""
     value_learning_rate: float = 0.01
+    """Adam step size of the value network (the baseline)."""
     value_iterations: int = 10
-    eval_episodes: int = 100
-    seed: int = 0
+    """Full-batch regression steps of the value network per iteration, on the fresh episodes."""
 
     def __post_init__(self):
         _check_choice("mode", self.mode, MODES)
-        _validate.probability("gamma", self.gamma, open_low=False)
-        for name in ("total_episodes", "episodes_per_iteration", "capacity", "batches_per_iteration", "batch_size", "value_iterations", "eval_episodes"):
+        for name in ("total_episodes", "episodes_per_iteration", "capacity", "batches_per_iteration", "batch_size", "value_iterations"):
             _validate.integer_at_least(name, getattr(self, name), 1)
         if self.batch_size > self.capacity:
             raise ValueError(f"batch_size must be <= capacity ({self.capacity}), got {self.batch_size}")
         if self.clip is not None:
             _validate.positive("clip", self.clip)
-        if ":" not in str(self.env_id):
-            _validate.env_id("env_id", self.env_id)
-        if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
-            raise TypeError(f"hidden must be a sequence of layer sizes, e.g. (32,), got {type(self.hidden).__name__}")
-        for i, h in enumerate(self.hidden):
-            _validate.integer_at_least(f"hidden[{i}]", h, 1)
         _validate.positive("learning_rate", self.learning_rate)
         _validate.positive("value_learning_rate", self.value_learning_rate)
         _validate.boolean("self_normalize", self.self_normalize)
-        _validate.seed("seed", self.seed)
-        self.hidden = tuple(int(h) for h in self.hidden)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        super().__post_init__()
 
 
-def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **overrides):
+def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **overrides) -> tuple[Policy, ReinforceHistory]:
     """Off-policy REINFORCE with a replay buffer (the loop of the policy-gradient lecture slides). Chapter 2.
 
     Each iteration: collect ``episodes_per_iteration`` episodes with the current policy and
@@ -279,55 +265,38 @@ def train(config: OffPolicyConfig | None = None, *, progress: bool = True, **ove
     episodes' reward-to-go); then ``batches_per_iteration`` times sample ``batch_size``
     episodes from the buffer, weight them by :func:`off_policy_weights` with :math:`V_\\phi(s_t)`
     as the baseline inside the importance weights, divide the weights by their standard
-    deviation (a step-size choice) and take an Adam step. Returns ``(policy, history)``.
+    deviation (a step-size choice) and take an Adam step
+    (:func:`~pgnotes.rl.reinforce.gradient_step`). With ``eval_threshold`` set, evaluations
+    run as in REINFORCE; the final policy is always evaluated. Returns ``(policy, history)``.
     """
-    torch.set_num_threads(1)
-    if config is not None:
-        _validate.instance("config", config, OffPolicyConfig, "OffPolicyConfig or None")
     _validate.boolean("progress", progress)
-    config = OffPolicyConfig(**{**(config.to_dict() if config else {}), **overrides})
-    envs = make_vector_env(config.env_id, config.episodes_per_iteration)
-    try:
-        policy = make_policy(envs.single_observation_space, envs.single_action_space, config.hidden, seed=config.seed)
+    config = OffPolicyConfig.with_overrides(config, overrides)
+
+    def make_step(envs, policy, value_fn, generator):
         optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
-        value_fn = ValueFunction(policy.obs_dim, config.hidden, seed=config.seed + 1)
         value_opt = torch.optim.Adam(value_fn.parameters(), lr=config.value_learning_rate)
         buffer = ReplayBuffer(config.capacity, rng=config.seed)
-        generator = torch.Generator().manual_seed(config.seed)
-        history = ReinforceHistory()
-        done, steps, start, first = 0, 0, time.perf_counter(), True
-        with tqdm(total=config.total_episodes, desc=f"off-policy {config.mode}", disable=not progress, leave=False) as bar:
-            while done < config.total_episodes:
-                n = min(config.episodes_per_iteration, config.total_episodes - done)
-                episodes = collect_episodes(envs, policy, n, generator=generator, seed=config.seed if first else None)
-                first = False
-                buffer.add(episodes)
-                done += n
-                steps += sum(len(e) for e in episodes)
-                value_loss = fit_value_function(value_fn, value_opt, EpisodeBatch(episodes), config.gamma, config.value_iterations)
-                grad_norm = 0.0
-                for _ in range(config.batches_per_iteration):
-                    batch = buffer.sample(min(config.batch_size, len(buffer)))
-                    with torch.no_grad():
-                        baseline = value_fn(batch.observations).double().numpy()
-                    weights = off_policy_weights(
-                        batch, target_log_probs(policy, batch), gamma=config.gamma, mode=config.mode,
-                        clip=config.clip, self_normalize=config.self_normalize, baseline=baseline,
-                    )
-                    weights = weights / (weights.std() + 1e-8)
-                    optimizer.zero_grad()
-                    surrogate_loss(policy, batch, weights).backward()
-                    grad_norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in policy.parameters())))
-                    optimizer.step()
-                returns = np.array([e.total_reward for e in episodes])
-                history.record(episodes=done, env_steps=steps, returns=returns, grad_norm=grad_norm,
-                               value_loss=value_loss, wall_time=time.perf_counter() - start)
-                bar.update(n)
-                bar.set_postfix(ret=f"{returns.mean():.1f}", refresh=False)
-        final = evaluate_policy(policy, config.env_id, config.eval_episodes, seed=10_000 * (config.seed + 1) + done)
-        history.eval_at.append(done)
-        history.eval_mean.append(float(final.mean()))
-        history.eval_std.append(float(final.std()))
-    finally:
-        envs.close()
+
+        def step(done: int, seed: int | None):
+            n = min(config.episodes_per_iteration, config.total_episodes - done)
+            fresh = EpisodeBatch(collect_episodes(envs, policy, n, generator=generator, seed=seed, max_steps=config.max_steps))
+            buffer.add(fresh.episodes)
+            value_loss = fit_value_function(value_fn, value_opt, fresh, config.gamma, config.value_iterations)
+            norm = 0.0
+            for _ in range(config.batches_per_iteration):
+                batch = buffer.sample(min(config.batch_size, len(buffer)))
+                with torch.no_grad():
+                    baseline = value_fn(batch.observations).double().numpy()
+                weights = off_policy_weights(
+                    batch, target_log_probs(policy, batch), gamma=config.gamma, mode=config.mode,
+                    clip=config.clip, self_normalize=config.self_normalize, baseline=baseline,
+                )
+                norm = gradient_step(policy, optimizer, batch, weights / (weights.std() + 1e-8))
+            return fresh.total_rewards, fresh.num_steps, {"grad_norm": norm, "value_loss": value_loss}
+
+        return step
+
+    history = ReinforceHistory()
+    policy, _ = run_training(config, history, make_step, total=config.total_episodes, num_envs=config.episodes_per_iteration,
+                             name=f"off-policy {config.mode}", progress=progress, final_eval=True)
     return policy, history

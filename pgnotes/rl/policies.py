@@ -10,7 +10,9 @@ whose gradient (by autograd) is the score that Algorithms 4-7 weight by the retu
 * :class:`TabularSoftmaxPolicy`: one logit per (state, action), for the small MDPs of
   :mod:`pgnotes.rl.tabular_mdp`, where exact gradients are known.
 
-Sampling takes an explicit ``torch.Generator``, so the same seed gives the same actions.
+Sampling takes an explicit ``torch.Generator``, so the same seed gives the same actions; networks
+are initialized from a seed by :func:`pgnotes.seeding.torch_seeded`, leaving torch's global
+generator as it was.
 :func:`make_policy` picks the family from Gymnasium spaces; :meth:`Policy.check_spaces` raises
 a ``ValueError`` naming the mismatch when a policy is used with the wrong environment.
 """
@@ -25,6 +27,7 @@ import torch
 from torch import nn
 
 from pgnotes import _validate
+from pgnotes.seeding import torch_seeded
 
 __all__ = [
     "Policy",
@@ -175,8 +178,7 @@ class CategoricalPolicy(SoftmaxPolicy):
         super().__init__()
         self.obs_dim = _validate.integer_at_least("obs_dim", obs_dim, 1)
         self.n_actions = _validate.integer_at_least("n_actions", n_actions, 2)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_validate.seed("seed", seed))
+        with torch_seeded(seed):
             self.net = mlp([self.obs_dim, *hidden, self.n_actions], activation, output_gain=0.01)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
@@ -239,8 +241,7 @@ class GaussianPolicy(Policy):
         self.act_dim = _validate.integer_at_least("act_dim", act_dim, 1)
         self.action_scale = _validate.positive("action_scale", action_scale)
         log_std_init = _validate.finite_array("log_std_init", log_std_init, ndim=0).item()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_validate.seed("seed", seed))
+        with torch_seeded(seed):
             self.net = mlp([self.obs_dim, *hidden, self.act_dim], activation, output_gain=0.01)
         self.log_std = nn.Parameter(torch.full((self.act_dim,), float(log_std_init)))
 
@@ -315,8 +316,7 @@ class ValueFunction(nn.Module):
     def __init__(self, obs_dim: int, hidden: Sequence[int] = (32,), *, activation=nn.Tanh, seed: int = 0):
         super().__init__()
         self.obs_dim = _validate.integer_at_least("obs_dim", obs_dim, 1)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_validate.seed("seed", seed))
+        with torch_seeded(seed):
             self.net = mlp([self.obs_dim, *hidden, 1], activation)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

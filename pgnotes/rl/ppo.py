@@ -23,19 +23,16 @@ the loop on the course's collector with ``torch.optim.Adam`` and an explicit ``t
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from pgnotes import _validate
-from pgnotes.rl.gae import AdvantageBatch, OnPolicyHistory, collect_batch, evaluate_and_record
+from pgnotes.rl.gae import AdvantageBatch, train_on_policy
 from pgnotes.rl.natural_pg import detached_distribution, mean_kl, normalized
-from pgnotes.rl.policies import Policy, ValueFunction, make_policy
-from pgnotes.rl.rollouts import make_vector_env
+from pgnotes.rl.policies import Policy, ValueFunction
+from pgnotes.rl.training import OnPolicyConfig, OnPolicyHistory
 
 __all__ = ["clipped_surrogate", "ppo_loss", "PPOUpdate", "ppo_update", "PPOConfig", "PPOResult", "train"]
 
@@ -159,23 +156,12 @@ def ppo_update(policy: Policy, value_fn: ValueFunction, optimizer: torch.optim.O
 
 
 @dataclass
-class PPOConfig:
-    """Every hyperparameter of :func:`train` (chapter 7). Defaults: the CartPole-v1 setting of the chapter's results."""
+class PPOConfig(OnPolicyConfig):
+    """Every hyperparameter of :func:`train` (chapter 7): the fields of :class:`~pgnotes.rl.training.OnPolicyConfig` and these.
 
-    env_id: str = "CartPole-v1"
-    """Gymnasium id of the environment."""
-    total_steps: int = 100_000
-    """Training budget in environment steps (of kept episodes)."""
-    steps_per_batch: int = 1024
-    """Minimum environment steps per batch (whole episodes)."""
-    num_envs: int = 8
-    """Sub-environments of the ``SyncVectorEnv``."""
-    hidden: tuple[int, ...] = (64, 64)
-    """Hidden layer sizes of the policy and of the value network (separate networks)."""
-    gamma: float = 0.99
-    """Discount factor."""
-    lam: float = 0.95
-    """GAE parameter :math:`\\lambda`."""
+    Defaults: the CartPole-v1 setting of the chapter's results.
+    """
+
     clip: float = 0.2
     """Clipping range :math:`\\epsilon`."""
     epochs: int = 10
@@ -188,33 +174,12 @@ class PPOConfig:
     """Weight :math:`c_v` of the value loss."""
     entropy_coef: float = 0.0
     """Weight :math:`c_e` of the entropy bonus."""
-    normalize_advantages: bool = True
-    """Standardize the advantages in each minibatch."""
     max_grad_norm: float | None = 0.5
     """Clip the gradient norm (None: no clipping)."""
     target_kl: float | None = None
     """Stop a batch's epochs early when the mean KL exceeds this (None: never)."""
-    max_steps: int | None = None
-    """Step limit per episode (default: the environment's own)."""
-    log_std_init: float = -0.5
-    """Initial log standard deviation of a Gaussian policy (continuous actions only)."""
-    eval_episodes: int = 100
-    """Episodes per evaluation of the stochastic policy."""
-    eval_threshold: float | None = None
-    """Evaluate whenever a training batch's mean return reaches this (until ``target`` is met)."""
-    target: float | None = None
-    """Return that counts as solved (475 for CartPole-v1)."""
-    stop_at_target: bool = False
-    """Stop when an evaluation reaches ``target``."""
-    seed: int = 0
-    """Seed of initialization, action noise, minibatch order and environments."""
 
     def __post_init__(self):
-        _validate.integer_at_least("total_steps", self.total_steps, 1)
-        _validate.integer_at_least("steps_per_batch", self.steps_per_batch, 1)
-        _validate.integer_at_least("num_envs", self.num_envs, 1)
-        _validate.probability("gamma", self.gamma, open_low=False)
-        _validate.probability("lam", self.lam, open_low=False)
         _validate.positive("clip", self.clip)
         _validate.integer_at_least("epochs", self.epochs, 1)
         _validate.integer_at_least("minibatch_size", self.minibatch_size, 1)
@@ -225,11 +190,7 @@ class PPOConfig:
             _validate.positive("max_grad_norm", self.max_grad_norm)
         if self.target_kl is not None:
             _validate.positive("target_kl", self.target_kl)
-        _validate.integer_at_least("eval_episodes", self.eval_episodes, 1)
-        self.hidden = tuple(int(h) for h in self.hidden)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        super().__post_init__()
 
 
 @dataclass
@@ -245,49 +206,24 @@ class PPOResult:
 def train(config: PPOConfig | None = None, *, progress: bool = True, **overrides) -> PPOResult:
     """Train a policy with PPO (clipped surrogate, GAE, value loss, entropy bonus) on the course's collector. Chapter 7.
 
-    Each iteration: :func:`~pgnotes.rl.gae.collect_batch` (whole episodes, at least
-    ``steps_per_batch`` steps) and :func:`ppo_update`. Environment steps count the kept
-    episodes' steps; evaluations (chapter 2's protocol, triggered by ``eval_threshold``) are
-    not counted.
+    The loop is :func:`~pgnotes.rl.gae.train_on_policy`; each update is :func:`ppo_update`
+    with one Adam optimizer over the policy and the value network. Environment steps count the
+    kept episodes' steps; evaluations (chapter 2's protocol, triggered by ``eval_threshold``)
+    are not counted.
     """
-    torch.set_num_threads(1)
-    config = PPOConfig(**{**(config.to_dict() if config else {}), **overrides})
-    envs = make_vector_env(config.env_id, config.num_envs, max_steps=config.max_steps)
-    try:
-        policy_kwargs = {} if isinstance(envs.single_action_space, gym.spaces.Discrete) else {"log_std_init": config.log_std_init}
-        policy = make_policy(envs.single_observation_space, envs.single_action_space, config.hidden, seed=config.seed, **policy_kwargs)
-        value_fn = ValueFunction(policy.obs_dim, config.hidden, seed=config.seed + 1)
+    config = PPOConfig.with_overrides(config, overrides)
+
+    def make_update(policy: Policy, value_fn: ValueFunction, generator: torch.Generator):
         optimizer = torch.optim.Adam([*policy.parameters(), *value_fn.parameters()], lr=config.learning_rate)
-        generator = torch.Generator().manual_seed(config.seed)
-        history = OnPolicyHistory()
-        steps = episodes = 0
-        start = time.perf_counter()
-        first = True
-        with tqdm(total=config.total_steps, desc="PPO", disable=not progress, leave=False) as bar:
-            while steps < config.total_steps:
-                batch = collect_batch(envs, policy, value_fn, config.steps_per_batch, gamma=config.gamma, lam=config.lam,
-                                      generator=generator, seed=config.seed if first else None, max_steps=config.max_steps)
-                first = False
-                info = ppo_update(policy, value_fn, optimizer, batch, epochs=config.epochs, minibatch_size=config.minibatch_size,
-                                  clip=config.clip, value_coef=config.value_coef, entropy_coef=config.entropy_coef,
-                                  normalize_advantages=config.normalize_advantages, max_grad_norm=config.max_grad_norm,
-                                  target_kl=config.target_kl, generator=generator)
-                steps += batch.num_steps
-                episodes += len(batch.episode_returns)
-                history.env_steps.append(steps)
-                history.episodes.append(episodes)
-                history.mean_return.append(float(batch.episode_returns.mean()))
-                history.kl.append(info.kl)
-                history.value_loss.append(info.value_loss)
-                history.wall_time.append(time.perf_counter() - start)
-                bar.update(min(batch.num_steps, config.total_steps - bar.n))
-                bar.set_postfix(ret=f"{batch.episode_returns.mean():.1f}", refresh=False)
-                if (config.eval_threshold is not None and history.solved_at is None
-                        and batch.episode_returns.mean() >= config.eval_threshold):
-                    evaluate_and_record(history, policy, config.env_id, at=steps, seed=10_000 * (config.seed + 1) + steps,
-                                        episodes=config.eval_episodes, target=config.target, max_steps=config.max_steps)
-                    if history.solved_at is not None and config.stop_at_target:
-                        break
-    finally:
-        envs.close()
+
+        def update(batch: AdvantageBatch) -> tuple[float, float]:
+            info = ppo_update(policy, value_fn, optimizer, batch, epochs=config.epochs, minibatch_size=config.minibatch_size,
+                              clip=config.clip, value_coef=config.value_coef, entropy_coef=config.entropy_coef,
+                              normalize_advantages=config.normalize_advantages, max_grad_norm=config.max_grad_norm,
+                              target_kl=config.target_kl, generator=generator)
+            return info.kl, info.value_loss
+
+        return update
+
+    policy, value_fn, history = train_on_policy(config, make_update, name="PPO", progress=progress)
     return PPOResult(policy, value_fn, history, config)

@@ -37,18 +37,16 @@ a ``tqdm`` bar) and returns a :class:`ReinforceResult` whose ``history`` plots i
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-import gymnasium as gym
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from pgnotes import _validate
-from pgnotes.rl.policies import Policy, ValueFunction, make_policy
-from pgnotes.rl.rollouts import EpisodeBatch, collect_episodes, evaluate_policy, make_vector_env
+from pgnotes.rl.policies import Policy, ValueFunction
+from pgnotes.rl.rollouts import EpisodeBatch, collect_episodes
+from pgnotes.rl.training import TrainerConfig, TrainingHistory, gradient_norm, run_training
 
 __all__ = [
     "ESTIMATORS",
@@ -62,6 +60,7 @@ __all__ = [
     "ReinforceConfig",
     "ReinforceHistory",
     "ReinforceResult",
+    "gradient_step",
     "train",
 ]
 
@@ -174,25 +173,22 @@ def fit_value_function(value_fn: ValueFunction, optimizer: torch.optim.Optimizer
 
 
 @dataclass
-class ReinforceConfig:
-    """Every hyperparameter of :func:`train` (chapter 2). Defaults are the CartPole-v1 setting of the chapter."""
+class ReinforceConfig(TrainerConfig):
+    """Every hyperparameter of :func:`train` (chapter 2): the fields of :class:`~pgnotes.rl.training.TrainerConfig` and these.
 
-    env_id: str = "CartPole-v1"
-    """Gymnasium id of the environment."""
+    Defaults are the CartPole-v1 setting of the chapter.
+    """
+
     estimator: str = "reward_to_go"
     """``"whole_return"`` (Algorithm 4) or ``"reward_to_go"`` (Algorithms 5-7)."""
     baseline: str = "value"
     """``"none"``, ``"mean"`` or ``"value"`` (learned :math:`V_\\phi`, reward-to-go only)."""
-    gamma: float = 0.99
-    """Discount factor in [0, 1]."""
     total_episodes: int = 1000
     """Training budget in episodes."""
     episodes_per_batch: int = 10
     """Episodes per gradient step (>= 1)."""
     num_envs: int | None = None
     """Sub-environments of the vector env (default: ``episodes_per_batch``)."""
-    hidden: tuple[int, ...] = (32,)
-    """Hidden layer sizes of the policy (and of the value network)."""
     learning_rate: float = 0.01
     """Adam step size of the policy."""
     normalize_weights: bool = False
@@ -201,29 +197,14 @@ class ReinforceConfig:
     """Adam step size of the value network."""
     value_iterations: int = 10
     """Full-batch regression steps of the value network per batch."""
-    max_steps: int | None = None
-    """Step limit per episode (default: the environment's own)."""
-    log_std_init: float = -0.5
-    """Initial log standard deviation of a Gaussian policy (continuous actions only)."""
-    eval_episodes: int = 100
-    """Episodes per evaluation of the stochastic policy."""
-    eval_threshold: float | None = None
-    """Evaluate whenever a training batch's mean return reaches this (until ``target`` is met). None: never."""
-    target: float | None = None
-    """Return that counts as solved (e.g. 475 for CartPole-v1): the first evaluation reaching it is recorded."""
-    stop_at_target: bool = False
-    """Stop training when an evaluation reaches ``target``."""
     final_eval: bool = True
     """Evaluate the final policy with ``eval_episodes`` episodes."""
-    seed: int = 0
-    """Seed of everything: network initialization, action noise, environments."""
 
     def __post_init__(self):
         _check_choice("estimator", self.estimator, ESTIMATORS)
         _check_choice("baseline", self.baseline, BASELINES)
         if self.baseline == "value" and self.estimator != "reward_to_go":
             raise ValueError("baseline='value' needs estimator='reward_to_go'")
-        _validate.probability("gamma", self.gamma, open_low=False)
         _validate.integer_at_least("total_episodes", self.total_episodes, 1)
         _validate.integer_at_least("episodes_per_batch", self.episodes_per_batch, 1)
         if self.num_envs is not None:
@@ -231,88 +212,27 @@ class ReinforceConfig:
         _validate.positive("learning_rate", self.learning_rate)
         _validate.positive("value_learning_rate", self.value_learning_rate)
         _validate.integer_at_least("value_iterations", self.value_iterations, 1)
-        _validate.integer_at_least("eval_episodes", self.eval_episodes, 1)
-        if self.max_steps is not None:
-            _validate.integer_at_least("max_steps", self.max_steps, 1)
-        if ":" not in str(self.env_id):
-            _validate.env_id("env_id", self.env_id)
-        if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
-            raise TypeError(f"hidden must be a sequence of layer sizes, e.g. (32,), got {type(self.hidden).__name__}")
-        for i, h in enumerate(self.hidden):
-            _validate.integer_at_least(f"hidden[{i}]", h, 1)
-        for name in ("eval_threshold", "target"):
-            if getattr(self, name) is not None:
-                _validate.real(name, getattr(self, name))
-        _validate.real("log_std_init", self.log_std_init)
-        _validate.seed("seed", self.seed)
-        for name in ("normalize_weights", "stop_at_target", "final_eval"):
+        for name in ("normalize_weights", "final_eval"):
             _validate.boolean(name, getattr(self, name))
-        self.hidden = tuple(int(h) for h in self.hidden)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        super().__post_init__()
 
 
 @dataclass
-class ReinforceHistory:
-    """What happened during :func:`train`, one entry per gradient step; ``plot()`` draws the learning curve. Chapter 2."""
+class ReinforceHistory(TrainingHistory):
+    """:class:`~pgnotes.rl.training.TrainingHistory` of REINFORCE (chapter 2): evaluations counted in episodes, plus every episode's return and each step's gradient norm.
 
-    episodes: list[int] = field(default_factory=list)
-    env_steps: list[int] = field(default_factory=list)
-    mean_return: list[float] = field(default_factory=list)
+    ``plot()`` draws the learning curve; ``record(..., grad_norm=...)`` appends one gradient step.
+    """
+
     episode_returns: list[float] = field(default_factory=list)
+    """Undiscounted return of every training episode, in order."""
     grad_norm: list[float] = field(default_factory=list)
-    value_loss: list[float] = field(default_factory=list)
-    wall_time: list[float] = field(default_factory=list)
-    eval_at: list[int] = field(default_factory=list)
-    eval_mean: list[float] = field(default_factory=list)
-    eval_std: list[float] = field(default_factory=list)
-    solved_at: int | None = None
+    """Norm of each step's policy gradient (before the optimizer step)."""
 
-    def __len__(self) -> int:
-        return len(self.episodes)
-
-    def record(self, *, episodes: int, env_steps: int, returns: np.ndarray, grad_norm: float,
-               value_loss: float, wall_time: float) -> None:
-        """Append one gradient step: totals so far, the batch's episode returns and the step's diagnostics."""
-        self.episodes.append(episodes)
-        self.env_steps.append(env_steps)
-        self.mean_return.append(float(np.mean(returns)))
+    def record(self, *, returns: np.ndarray, **entries) -> None:
+        """Append one gradient step (see :meth:`TrainingHistory.record`) and the batch's episode returns."""
+        super().record(returns=returns, **entries)
         self.episode_returns.extend(float(r) for r in returns)
-        self.grad_norm.append(grad_norm)
-        self.value_loss.append(value_loss)
-        self.wall_time.append(wall_time)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ReinforceHistory":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: (list(v) if isinstance(v, list) else v) for k, v in data.items() if k in known})
-
-    def plot(self, ax=None, *, x: str = "episodes", label: str | None = None, window: int = 1):
-        """Batch mean return (moving average over ``window`` batches) against ``x`` ("episodes", "env_steps" or "wall_time"), evaluations as dots."""
-        import matplotlib.pyplot as plt
-
-        if x not in ("episodes", "env_steps", "wall_time"):
-            raise ValueError(f"x must be 'episodes', 'env_steps' or 'wall_time', got {x!r}")
-        window = _validate.integer_at_least("window", window, 1)
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
-        xs = np.asarray(getattr(self, x))
-        ys = np.asarray(self.mean_return)
-        if window > 1 and ys.size >= window:
-            ys = np.convolve(ys, np.ones(window) / window, mode="valid")
-            xs = xs[window - 1 :]
-        (line,) = ax.plot(xs, ys, label=label or "training batches")
-        if self.eval_at and x == "episodes":
-            ax.errorbar(self.eval_at, self.eval_mean, yerr=self.eval_std, fmt="o", ms=4, color=line.get_color(), alpha=0.8,
-                        label=f"{label or 'policy'}: evaluation")
-        ax.set_xlabel(x.replace("_", " "))
-        ax.set_ylabel("return (maximized)")
-        ax.legend(fontsize="small")
-        return ax
 
 
 @dataclass
@@ -325,6 +245,15 @@ class ReinforceResult:
     config: ReinforceConfig
 
 
+def gradient_step(policy: Policy, optimizer: torch.optim.Optimizer, batch: EpisodeBatch, weights) -> float:
+    """One ``optimizer`` step on :func:`surrogate_loss`; returns the norm of the gradient it took. Chapter 2."""
+    optimizer.zero_grad()
+    surrogate_loss(policy, batch, weights).backward()
+    norm = gradient_norm(policy)
+    optimizer.step()
+    return norm
+
+
 def train(
     config: ReinforceConfig | None = None,
     *,
@@ -334,9 +263,10 @@ def train(
 ) -> ReinforceResult:
     """Train a policy with REINFORCE (Algorithms 4-7, batched). Chapter 2.
 
-    Each step: collect ``episodes_per_batch`` episodes through a ``SyncVectorEnv``, compute
-    the weights (:func:`policy_gradient_weights`), take one Adam step on
-    :func:`surrogate_loss`, then refit the value baseline if there is one.
+    Each step of the loop (:func:`~pgnotes.rl.training.run_training`): collect
+    ``episodes_per_batch`` episodes through a ``SyncVectorEnv``, compute the weights
+    (:func:`policy_gradient_weights`), take one Adam step on :func:`surrogate_loss`
+    (:func:`gradient_step`), then refit the value baseline if there is one.
 
     Parameters
     ----------
@@ -345,79 +275,40 @@ def train(
     progress : bool
         Show a ``tqdm`` bar over episodes.
     callback : callable, optional
-        ``callback(result)`` after every gradient step, with the :class:`ReinforceResult` so far
-        (policy, value function, history, config); returning True stops training.
+        ``callback(result)`` after every gradient step, with a :class:`ReinforceResult` of the
+        training so far (policy, value function, history, config); returning True stops training.
 
     Returns
     -------
     ReinforceResult
     """
-    torch.set_num_threads(1)
-    if config is not None:
-        _validate.instance("config", config, ReinforceConfig, "ReinforceConfig or None")
     _validate.boolean("progress", progress)
     if callback is not None:
         _validate.callable_("callback", callback)
-    config = ReinforceConfig(**{**(config.to_dict() if config else {}), **overrides})
-    num_envs = config.num_envs or config.episodes_per_batch
-    envs = make_vector_env(config.env_id, num_envs, max_steps=config.max_steps)
-    try:
-        policy_kwargs = {} if isinstance(envs.single_action_space, gym.spaces.Discrete) else {"log_std_init": config.log_std_init}
-        policy = make_policy(envs.single_observation_space, envs.single_action_space, config.hidden, seed=config.seed, **policy_kwargs)
+    config = ReinforceConfig.with_overrides(config, overrides)
+
+    def make_step(envs, policy, value_fn, generator):
         optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
-        value_fn = value_opt = None
-        if config.baseline == "value":
-            value_fn = ValueFunction(policy.obs_dim, config.hidden, seed=config.seed + 1)
-            value_opt = torch.optim.Adam(value_fn.parameters(), lr=config.value_learning_rate)
-        generator = torch.Generator().manual_seed(config.seed)
-        history = ReinforceHistory()
-        result = ReinforceResult(policy, value_fn, history, config)
-        done_episodes, env_steps, start = 0, 0, time.perf_counter()
-        first = True
-        with tqdm(total=config.total_episodes, desc=f"REINFORCE {config.estimator}/{config.baseline}", disable=not progress, leave=False) as bar:
-            while done_episodes < config.total_episodes:
-                n = min(config.episodes_per_batch, config.total_episodes - done_episodes)
-                episodes = collect_episodes(envs, policy, n, generator=generator, seed=config.seed if first else None, max_steps=config.max_steps)
-                first = False
-                batch = EpisodeBatch(episodes)
-                weights = policy_gradient_weights(batch, estimator=config.estimator, baseline=config.baseline, gamma=config.gamma, value_fn=value_fn)
-                if config.normalize_weights and weights.size > 1:
-                    weights = (weights - weights.mean()) / (weights.std() + 1e-8)
-                optimizer.zero_grad()
-                surrogate_loss(policy, batch, weights).backward()
-                grad_norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in policy.parameters() if p.grad is not None)))
-                optimizer.step()
-                value_loss = float("nan")
-                if value_fn is not None:
-                    value_loss = fit_value_function(value_fn, value_opt, batch, config.gamma, config.value_iterations)
-                done_episodes += n
-                env_steps += batch.num_steps
-                returns = batch.total_rewards
-                history.record(episodes=done_episodes, env_steps=env_steps, returns=returns, grad_norm=grad_norm,
-                               value_loss=value_loss, wall_time=time.perf_counter() - start)
-                bar.update(n)
-                bar.set_postfix(ret=f"{returns.mean():.1f}", refresh=False)
-                if (
-                    config.eval_threshold is not None
-                    and history.solved_at is None
-                    and returns.mean() >= config.eval_threshold
-                ):
-                    _evaluate(history, policy, config, done_episodes)
-                    if history.solved_at is not None and config.stop_at_target:
-                        break
-                if callback is not None and callback(result):
-                    break
-        if config.final_eval and (not history.eval_at or history.eval_at[-1] != done_episodes):
-            _evaluate(history, policy, config, done_episodes)
-    finally:
-        envs.close()
-    return result
+        value_opt = None if value_fn is None else torch.optim.Adam(value_fn.parameters(), lr=config.value_learning_rate)
 
+        def step(done: int, seed: int | None):
+            n = min(config.episodes_per_batch, config.total_episodes - done)
+            batch = EpisodeBatch(collect_episodes(envs, policy, n, generator=generator, seed=seed, max_steps=config.max_steps))
+            weights = policy_gradient_weights(batch, estimator=config.estimator, baseline=config.baseline, gamma=config.gamma, value_fn=value_fn)
+            if config.normalize_weights and weights.size > 1:
+                weights = (weights - weights.mean()) / (weights.std() + 1e-8)
+            norm = gradient_step(policy, optimizer, batch, weights)
+            value_loss = float("nan")
+            if value_fn is not None:
+                value_loss = fit_value_function(value_fn, value_opt, batch, config.gamma, config.value_iterations)
+            return batch.total_rewards, batch.num_steps, {"grad_norm": norm, "value_loss": value_loss}
 
-def _evaluate(history: ReinforceHistory, policy: Policy, config: ReinforceConfig, at: int) -> None:
-    returns = evaluate_policy(policy, config.env_id, config.eval_episodes, seed=10_000 * (config.seed + 1) + at, max_steps=config.max_steps)
-    history.eval_at.append(at)
-    history.eval_mean.append(float(returns.mean()))
-    history.eval_std.append(float(returns.std()))
-    if config.target is not None and history.solved_at is None and returns.mean() >= config.target:
-        history.solved_at = at
+        return step
+
+    history = ReinforceHistory()
+    on_step = None if callback is None else (lambda policy, value_fn: callback(ReinforceResult(policy, value_fn, history, config)))
+    policy, value_fn = run_training(config, history, make_step, total=config.total_episodes,
+                                    num_envs=config.num_envs or config.episodes_per_batch,
+                                    name=f"REINFORCE {config.estimator}/{config.baseline}", progress=progress,
+                                    value=config.baseline == "value", final_eval=config.final_eval, callback=on_step)
+    return ReinforceResult(policy, value_fn, history, config)

@@ -5,7 +5,9 @@ gradient view, sampled by running the policy in the environment. REINFORCE needs
 episodes, several per update; :func:`collect_episodes` runs ``num_envs`` copies of the
 environment side by side (``gymnasium.vector.SyncVectorEnv``: for cheap environments the
 in-process vector env beats subprocesses) and returns exactly ``num_episodes`` complete
-episodes.
+episodes; :func:`collect_steps` collects whole episodes until they hold a number of steps (the
+batches of TRPO and PPO, chapter 7); :func:`evaluate_policy` runs fresh episodes for evaluation.
+This module is the one place where the policy-gradient chapters step an environment.
 
 Which episodes are kept matters: keeping the first ``N`` episodes to *finish* would favour short
 episodes (a biased sample). Episodes are numbered in the order they *start*, the first
@@ -27,7 +29,7 @@ import torch
 from pgnotes import _validate
 from pgnotes.rl.policies import Policy
 
-__all__ = ["Episode", "EpisodeBatch", "make_vector_env", "collect_episodes", "evaluate_policy", "DEFAULT_MAX_STEPS"]
+__all__ = ["Episode", "EpisodeBatch", "make_vector_env", "collect_episodes", "collect_steps", "evaluate_policy", "DEFAULT_MAX_STEPS"]
 
 DEFAULT_MAX_STEPS = 1000
 """Step limit used when neither the caller nor the environment's spec gives one."""
@@ -250,6 +252,32 @@ def collect_episodes(
                 final_observation=final_obs[k],
             )
         )
+    return episodes
+
+
+def collect_steps(
+    envs: gym.vector.VectorEnv,
+    policy: Policy,
+    min_steps: int,
+    *,
+    generator: torch.Generator | None = None,
+    seed: int | None = None,
+    max_steps: int | None = None,
+) -> list[Episode]:
+    """Whole episodes totalling at least ``min_steps`` steps: the batches of TRPO and PPO (chapter 7).
+
+    Calls :func:`collect_episodes` for ``envs.num_envs`` episodes at a time until the kept
+    episodes hold ``min_steps`` steps, so a batch can overshoot by up to one round of episodes.
+    ``seed`` seeds the environments' first reset only.
+    """
+    min_steps = _validate.integer_at_least("min_steps", min_steps, 1)
+    episodes: list[Episode] = []
+    steps = 0
+    while steps < min_steps:
+        new = collect_episodes(envs, policy, envs.num_envs, generator=generator, seed=seed if not episodes else None,
+                               max_steps=max_steps)
+        episodes.extend(new)
+        steps += sum(len(e) for e in new)
     return episodes
 
 
