@@ -19,6 +19,7 @@ something else; nothing non-finite is ever averaged in silently.
 from __future__ import annotations
 
 import copy
+import numbers
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,18 @@ class Candidate:
     fitness: float
 
 
+def initial_scale(name: str, value, dim: int) -> np.ndarray:
+    """A (dim,) array of positive standard deviations from one number or one per coordinate (a copy)."""
+    if np.ndim(value) == 0:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number > 0 or an array of them, got {type(value).__name__}")
+        return np.full(dim, _validate.positive(name, value))
+    value = _validate.finite_array(name, value, shape=(dim,))
+    if np.any(value <= 0):
+        raise ValueError(f"{name} must be > 0 in every coordinate, got minimum {value.min()!r}")
+    return value.copy()
+
+
 class Solver(ABC):
     """Base class: subclasses implement ``_ask`` and ``_tell`` and list their state.
 
@@ -50,7 +63,8 @@ class Solver(ABC):
 
     Subclasses name the attributes that make up their state in ``_state_keys``;
     ``state_dict`` copies them together with the generator, the generation
-    counter and the best candidate.
+    counter and the best candidate. A subclass that keeps the centre of its search
+    distribution in ``_mean`` gets ``mean`` from here; the others override it.
     """
 
     _state_keys: tuple[str, ...] = ()
@@ -62,6 +76,10 @@ class Solver(ABC):
         self.rng = _validate.generator(rng)
         self.generation = 0
         self._best: Candidate | None = None
+
+    def _initial_mean(self, mean, name: str = "mean") -> np.ndarray:
+        """The initial centre: zeros for None, else a checked (dim,) float64 copy of ``mean``."""
+        return np.zeros(self.dim) if mean is None else _validate.finite_array(name, mean, shape=(self.dim,)).copy()
 
     # -- the interface -------------------------------------------------------------
     def ask(self) -> np.ndarray:
@@ -113,9 +131,9 @@ class Solver(ABC):
         return {key: getattr(self, key) for key in self._state_keys}
 
     @property
-    @abstractmethod
     def mean(self) -> np.ndarray:
-        """Centre of the search distribution (dim,)."""
+        """Centre of the search distribution (dim,), a copy."""
+        return self._mean.copy()
 
     @property
     def best(self) -> Candidate | None:

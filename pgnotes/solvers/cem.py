@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from pgnotes import _validate
-from pgnotes.solvers.base import Solver
+from pgnotes.solvers.base import Solver, initial_scale
 
 NOISE_SCHEDULES = ("none", "constant", "decreasing")
 
@@ -127,21 +127,13 @@ class CEM(Solver):
             if n_elite > self.popsize:
                 raise ValueError(f"n_elite must be <= popsize ({self.popsize}), got {n_elite}")
         self.n_elite = n_elite
-        self._mean = np.zeros(self.dim) if mean is None else _validate.finite_array("mean", mean, shape=(self.dim,)).copy()
-        sigma0 = np.broadcast_to(np.asarray(sigma0, dtype=np.float64), (self.dim,)) if np.ndim(sigma0) == 0 else sigma0
-        sigma0 = _validate.finite_array("sigma0", sigma0, shape=(self.dim,))
-        if np.any(sigma0 <= 0):
-            raise ValueError(f"sigma0 must be > 0 in every coordinate, got minimum {sigma0.min()!r}")
-        self.variance = sigma0.astype(np.float64) ** 2
+        self._mean = self._initial_mean(mean)
+        self.variance = initial_scale("sigma0", sigma0, self.dim) ** 2
         if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real) or not 0 <= smoothing < 1:
             raise ValueError(f"smoothing must be a number in [0, 1), got {smoothing!r}")
         self.smoothing = float(smoothing)
         self.noise = noise
         self._schedule = noise_schedule(noise, noise_value=noise_value, noise_start=noise_start, noise_decay=noise_decay)
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self._mean
 
     @property
     def covariance(self) -> np.ndarray:

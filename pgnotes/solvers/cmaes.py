@@ -141,10 +141,6 @@ class CMAES(Solver):
 
     # -- views -----------------------------------------------------------------------
     @property
-    def mean(self) -> np.ndarray:
-        return self._mean
-
-    @property
     def covariance(self) -> np.ndarray:
         """Covariance ``sigma^2 C`` of the sampling distribution, (dim, dim)."""
         return self.sigma**2 * self.C

@@ -35,7 +35,6 @@ chapter 1); this module adds the NES update on top of them.
 
 from __future__ import annotations
 
-import numbers
 from typing import Callable
 
 import numpy as np
@@ -43,7 +42,7 @@ import numpy as np
 from pgnotes import _validate
 from pgnotes.distributions import DiagonalGaussian, FullGaussian, IsotropicGaussian
 from pgnotes.shaping import SHAPINGS, check_shaping, shape_fitness  # noqa: F401 (nes.shape_fitness, nes.SHAPINGS)
-from pgnotes.solvers.base import Solver
+from pgnotes.solvers.base import Solver, initial_scale
 
 COVARIANCES = ("isotropic", "diagonal", "full", "fixed")
 FISHERS = ("empirical", "exact", "none")
@@ -183,17 +182,10 @@ class NES(Solver):
         self.lr = _validate.positive("lr", lr)
         self.lr_cov = 0.5 if lr_cov is None else _validate.positive("lr_cov", lr_cov)
         self.damping = _validate.non_negative("damping", damping)
-        mean = np.zeros(self.dim) if mean is None else _validate.finite_array("mean", mean, shape=(self.dim,))
-        if np.ndim(sigma0) == 0:
-            if isinstance(sigma0, bool) or not isinstance(sigma0, numbers.Real):
-                raise TypeError(f"sigma0 must be a real number > 0 or an array of them, got {type(sigma0).__name__}")
-            sigma0 = np.full(self.dim, _validate.positive("sigma0", sigma0))
-        else:
-            if cov in ("isotropic", "fixed"):
-                raise ValueError(f"sigma0 must be a scalar for cov={cov!r}, got shape {np.shape(sigma0)}")
-            sigma0 = _validate.finite_array("sigma0", sigma0, shape=(self.dim,))
-            if np.any(sigma0 <= 0):
-                raise ValueError(f"sigma0 must be > 0 in every coordinate, got minimum {sigma0.min()!r}")
+        mean = self._initial_mean(mean)
+        if np.ndim(sigma0) != 0 and cov in ("isotropic", "fixed"):
+            raise ValueError(f"sigma0 must be a scalar for cov={cov!r}, got shape {np.shape(sigma0)}")
+        sigma0 = initial_scale("sigma0", sigma0, self.dim)
         if cov in ("isotropic", "fixed"):
             dist = IsotropicGaussian(mean, float(sigma0[0]))
         elif cov == "diagonal":

@@ -141,7 +141,7 @@ class OpenAIES(Solver):
             raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
         self.shaping = check_shaping(shaping)
         self.optimizer_name = optimizer
-        mean = np.zeros(self.dim) if mean is None else _validate.finite_array("mean", mean, shape=(self.dim,))
+        mean = self._initial_mean(mean)
         self.mean_tensor = torch.nn.Parameter(torch.tensor(mean, dtype=torch.float64))
         if optimizer == "adam":
             self.optimizer = torch.optim.Adam([self.mean_tensor], lr=self.lr, betas=tuple(betas))

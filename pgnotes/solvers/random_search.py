@@ -54,7 +54,7 @@ class RandomSearch(Solver):
             self.center = (self.low + self.high) / 2
         else:
             self.low = self.high = None
-            self.center = np.zeros(self.dim) if center is None else _validate.finite_array("center", center, shape=(self.dim,)).copy()
+            self.center = self._initial_mean(center, "center")
         self.scale = _validate.positive("scale", scale)
 
     @property

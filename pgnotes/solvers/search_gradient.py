@@ -87,7 +87,7 @@ class SearchGradient(Solver):
             dist = distribution
         elif isinstance(distribution, str):
             _validate.one_of("distribution", distribution, ("isotropic", "diagonal", "full"))
-            mean = np.zeros(self.dim) if mean is None else _validate.finite_array("mean", mean, shape=(self.dim,))
+            mean = self._initial_mean(mean)
             dist = make_distribution(distribution, mean, sigma0)
         else:
             raise TypeError(f"distribution must be 'isotropic', 'diagonal', 'full' or a SearchDistribution, got {type(distribution).__name__}")

@@ -54,7 +54,7 @@ class SimpleEA(Solver):
     def __init__(self, dim: int, popsize: int = 10, *, x0=None, init_scale: float = 1.0, sigma: float = 0.1,
                  adapt: str = "none", rng: np.random.Generator | int = 0):
         super().__init__(dim, popsize, rng)
-        x0 = np.zeros(self.dim) if x0 is None else _validate.finite_array("x0", x0, shape=(self.dim,))
+        x0 = self._initial_mean(x0, "x0")
         init_scale = _validate.positive("init_scale", init_scale)
         sigma = _validate.positive("sigma", sigma)
         if adapt not in ADAPT_RULES:

@@ -36,14 +36,13 @@ Schaul et al. 2011): population :math:`\lambda = 4 + \lfloor 3\ln d\rfloor`, :ma
 
 from __future__ import annotations
 
-import numbers
 from typing import Callable
 
 import numpy as np
 
 from pgnotes import _validate
 from pgnotes.shaping import check_shaping, shape_fitness
-from pgnotes.solvers.base import Solver
+from pgnotes.solvers.base import Solver, initial_scale
 
 
 def default_popsize(dim: int) -> int:
@@ -58,21 +57,13 @@ def default_lr_sigma(dim: int) -> float:
     return (3 + np.log(dim)) / (5 * np.sqrt(dim))
 
 
-def _initial_scale(name: str, value, dim: int) -> np.ndarray:
-    if np.ndim(value) == 0:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name} must be a real number > 0 or an array of them, got {type(value).__name__}")
-        return np.full(dim, _validate.positive(name, value))
-    value = _validate.finite_array(name, value, shape=(dim,))
-    if np.any(value <= 0):
-        raise ValueError(f"{name} must be > 0 in every coordinate, got minimum {value.min()!r}")
-    return value.copy()
+class LocalCoordinatesNES(Solver):
+    r"""What SNES and xNES share: natural-gradient steps in the local coordinates of a Gaussian (chapter 3).
 
-
-class SNES(Solver):
-    r"""Separable NES: a diagonal Gaussian whose mean and per-coordinate step sizes follow the natural gradient (chapter 3).
-
-    Fitness is **maximized**. See the module docstring for the update and its sources.
+    A candidate is :math:`x = \mu + T(s)` with :math:`s \sim \mathcal N(0, I)` and a linear map
+    :math:`T` that each subclass defines (``_to_global``; its inverse ``_to_local``): in these
+    coordinates the Fisher matrix is the identity, so the natural gradient is the plain
+    utility-weighted sum that ``_update`` turns into a step. Fitness is **maximized**.
 
     Parameters
     ----------
@@ -83,24 +74,64 @@ class SNES(Solver):
         (:func:`default_popsize`).
     mean : array_like, optional
         Initial mean (default zeros).
-    sigma0 : float or array_like
-        Initial standard deviation, one number or one per coordinate (> 0). Default 1.0.
     lr_mean : float
         :math:`\eta_\mu` (> 0); default 1.0.
-    lr_sigma : float, optional
-        :math:`\eta_\sigma` (> 0); default :math:`(3 + \ln d)/(5\sqrt d)` (:func:`default_lr_sigma`).
     shaping : str or callable
         Fitness shaping (default ``"nes_utilities"``, the papers'); see
         :func:`pgnotes.shaping.shape_fitness`.
     rng : numpy.random.Generator or int
         Randomness of the sampler.
 
+    ``last_step`` holds the utilities and the natural gradients of the last update, for
+    inspection; ``tell`` validates everything before it changes the state.
+    """
+
+    def __init__(self, dim: int, popsize: int | None, *, mean, lr_mean: float, shaping: str | Callable,
+                 rng: np.random.Generator | int):
+        popsize = default_popsize(dim) if popsize is None else popsize
+        super().__init__(dim, popsize, rng, min_popsize=2)
+        self._mean = self._initial_mean(mean)
+        self.lr_mean = _validate.positive("lr_mean", lr_mean)
+        self.shaping = check_shaping(shaping)
+        self.last_step: dict[str, np.ndarray] = {}
+
+    def _to_global(self, s: np.ndarray) -> np.ndarray:
+        """Rows of local coordinates to offsets from the mean."""
+        raise NotImplementedError
+
+    def _to_local(self, offsets: np.ndarray) -> np.ndarray:
+        """Rows of offsets from the mean to local coordinates (the inverse of ``_to_global``)."""
+        raise NotImplementedError
+
+    def _update(self, s: np.ndarray, u: np.ndarray) -> None:
+        """One natural-gradient step from local coordinates ``s`` (popsize, dim) and utilities ``u``."""
+        raise NotImplementedError
+
+    def _ask(self) -> np.ndarray:
+        return self._mean + self._to_global(self.rng.standard_normal((self.popsize, self.dim)))
+
+    def _tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
+        self._update(self._to_local(x - self._mean), shape_fitness(fitness, self.shaping))
+
+
+class SNES(LocalCoordinatesNES):
+    r"""Separable NES: a diagonal Gaussian whose mean and per-coordinate step sizes follow the natural gradient (chapter 3).
+
+    Fitness is **maximized**. See the module docstring for the update and its sources.
+
+    Parameters
+    ----------
+    sigma0 : float or array_like
+        Initial standard deviation, one number or one per coordinate (> 0). Default 1.0.
+    lr_sigma : float, optional
+        :math:`\eta_\sigma` (> 0); default :math:`(3 + \ln d)/(5\sqrt d)` (:func:`default_lr_sigma`).
+    dim, popsize, mean, lr_mean, shaping, rng
+        As for :class:`LocalCoordinatesNES`.
+
     Notes
     -----
     The state is ``mean`` and ``sigma`` (both (dim,)); ``covariance`` is
-    ``diag(sigma**2)``. ``last_step`` holds the utilities and the two natural gradients of
-    the last update, for inspection. ``tell`` validates everything before it changes the
-    state, so bad input leaves the solver as it was.
+    ``diag(sigma**2)``. ``last_step`` holds the utilities and the two natural gradients.
     """
 
     _state_keys = ("_mean", "sigma")
@@ -117,31 +148,22 @@ class SNES(Solver):
         shaping: str | Callable = "nes_utilities",
         rng: np.random.Generator | int = 0,
     ):
-        popsize = default_popsize(dim) if popsize is None else popsize
-        super().__init__(dim, popsize, rng, min_popsize=2)
-        self._mean = np.zeros(self.dim) if mean is None else _validate.finite_array("mean", mean, shape=(self.dim,)).copy()
-        self.sigma = _initial_scale("sigma0", sigma0, self.dim)
-        self.lr_mean = _validate.positive("lr_mean", lr_mean)
+        super().__init__(dim, popsize, mean=mean, lr_mean=lr_mean, shaping=shaping, rng=rng)
+        self.sigma = initial_scale("sigma0", sigma0, self.dim)
         self.lr_sigma = default_lr_sigma(self.dim) if lr_sigma is None else _validate.positive("lr_sigma", lr_sigma)
-        self.shaping = check_shaping(shaping)
-        self.last_step: dict[str, np.ndarray] = {}
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self._mean.copy()
 
     @property
     def covariance(self) -> np.ndarray:
         """``diag(sigma**2)`` (dim, dim), the covariance of the search distribution."""
         return np.diag(self.sigma**2)
 
-    def _ask(self) -> np.ndarray:
-        z = self.rng.standard_normal((self.popsize, self.dim))
-        return self._mean + self.sigma * z
+    def _to_global(self, z: np.ndarray) -> np.ndarray:
+        return self.sigma * z
 
-    def _tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
-        z = (x - self._mean) / self.sigma  # local coordinates of the candidates
-        u = shape_fitness(fitness, self.shaping)
+    def _to_local(self, offsets: np.ndarray) -> np.ndarray:
+        return offsets / self.sigma
+
+    def _update(self, z: np.ndarray, u: np.ndarray) -> None:
         grad_mu = u @ z
         grad_sigma = u @ (z**2 - 1.0)
         mean = self._mean + self.lr_mean * self.sigma * grad_mu

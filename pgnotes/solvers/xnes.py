@@ -37,9 +37,7 @@ from typing import Callable
 import numpy as np
 
 from pgnotes import _validate
-from pgnotes.shaping import check_shaping, shape_fitness
-from pgnotes.solvers.base import Solver
-from pgnotes.solvers.snes import default_popsize
+from pgnotes.solvers.snes import LocalCoordinatesNES, default_popsize  # noqa: F401 (xnes.default_popsize)
 
 
 def default_lr_cov(dim: int) -> float:
@@ -58,38 +56,26 @@ def expm_symmetric(matrix) -> np.ndarray:
     return (v * np.exp(w)) @ v.T
 
 
-class XNES(Solver):
+class XNES(LocalCoordinatesNES):
     r"""Exponential NES: a full Gaussian :math:`\mathcal N(\mu, \sigma^2 BB^\top)` following the natural gradient in local coordinates (chapter 3).
 
     Fitness is **maximized**. See the module docstring for the update and its sources.
 
     Parameters
     ----------
-    dim : int
-        Dimension of a solution.
-    popsize : int, optional
-        Samples per generation :math:`\lambda` (>= 2); default :math:`4 + \lfloor 3\ln d\rfloor`.
-    mean : array_like, optional
-        Initial mean (default zeros).
     sigma0 : float
         Initial global step size :math:`\sigma` (> 0). Default 1.0.
     B0 : array_like, optional
         Initial shape matrix :math:`B` (dim, dim), invertible; default the identity.
-    lr_mean : float
-        :math:`\eta_\mu` (> 0); default 1.0.
     lr_sigma, lr_B : float, optional
         :math:`\eta_\sigma` and :math:`\eta_B` (> 0); default :func:`default_lr_cov`.
-    shaping : str or callable
-        Fitness shaping (default ``"nes_utilities"``, the papers'); see
-        :func:`pgnotes.shaping.shape_fitness`.
-    rng : numpy.random.Generator or int
-        Randomness of the sampler.
+    dim, popsize, mean, lr_mean, shaping, rng
+        As for :class:`~pgnotes.solvers.snes.LocalCoordinatesNES`.
 
     Notes
     -----
     The state is ``mean``, ``sigma`` and ``B``; ``covariance`` is ``sigma**2 * B @ B.T``.
-    ``last_step`` holds the utilities and :math:`G_\delta`, :math:`G_\sigma`, :math:`G_B` of
-    the last update. ``tell`` validates everything before it changes the state.
+    ``last_step`` holds the utilities and :math:`G_\delta`, :math:`G_\sigma`, :math:`G_B`.
     """
 
     _state_keys = ("_mean", "sigma", "B")
@@ -108,9 +94,7 @@ class XNES(Solver):
         shaping: str | Callable = "nes_utilities",
         rng: np.random.Generator | int = 0,
     ):
-        popsize = default_popsize(dim) if popsize is None else popsize
-        super().__init__(dim, popsize, rng, min_popsize=2)
-        self._mean = np.zeros(self.dim) if mean is None else _validate.finite_array("mean", mean, shape=(self.dim,)).copy()
+        super().__init__(dim, popsize, mean=mean, lr_mean=lr_mean, shaping=shaping, rng=rng)
         self.sigma = _validate.positive("sigma0", sigma0)
         if B0 is None:
             self.B = np.eye(self.dim)
@@ -119,15 +103,8 @@ class XNES(Solver):
             if np.linalg.matrix_rank(B0) < self.dim:
                 raise ValueError("B0 must be an invertible (dim, dim) matrix")
             self.B = B0.copy()
-        self.lr_mean = _validate.positive("lr_mean", lr_mean)
         self.lr_sigma = default_lr_cov(self.dim) if lr_sigma is None else _validate.positive("lr_sigma", lr_sigma)
         self.lr_B = default_lr_cov(self.dim) if lr_B is None else _validate.positive("lr_B", lr_B)
-        self.shaping = check_shaping(shaping)
-        self.last_step: dict[str, np.ndarray] = {}
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self._mean.copy()
 
     @property
     def A(self) -> np.ndarray:
@@ -140,14 +117,14 @@ class XNES(Solver):
         A = self.A
         return A @ A.T
 
-    def _ask(self) -> np.ndarray:
-        s = self.rng.standard_normal((self.popsize, self.dim))
-        return self._mean + s @ self.A.T
+    def _to_global(self, s: np.ndarray) -> np.ndarray:
+        return s @ self.A.T
 
-    def _tell(self, x: np.ndarray, fitness: np.ndarray) -> None:
+    def _to_local(self, offsets: np.ndarray) -> np.ndarray:
+        return np.linalg.solve(self.A, offsets.T).T
+
+    def _update(self, s: np.ndarray, u: np.ndarray) -> None:
         d = self.dim
-        s = np.linalg.solve(self.A, (x - self._mean).T).T  # local coordinates
-        u = shape_fitness(fitness, self.shaping)
         g_delta = u @ s
         g_M = (s * u[:, None]).T @ s - u.sum() * np.eye(d)
         g_sigma = np.trace(g_M) / d
