@@ -39,9 +39,8 @@ from pgnotes.rl.policies import Policy, ValueFunction
 from pgnotes.rl.rollouts import Episode, EpisodeBatch, collect_steps
 from pgnotes.rl.training import OnPolicyConfig, OnPolicyHistory, evaluate_and_record, run_training
 
-__all__ = ["td_errors", "gae", "episode_advantages", "AdvantageBatch", "collect_batch", "train_on_policy",
-           # defined in pgnotes.rl.training, importable from here as before
-           "OnPolicyHistory", "evaluate_and_record"]
+__all__ = ["td_errors", "gae", "episode_advantages", "AdvantageBatch", "collect_batch", "train_on_policy"]
+# OnPolicyHistory and evaluate_and_record live in pgnotes.rl.training (documented there) and stay importable from here.
 
 
 def _check_episode(rewards, values, last_value):

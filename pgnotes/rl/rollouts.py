@@ -255,29 +255,18 @@ def collect_episodes(
     return episodes
 
 
-def collect_steps(
-    envs: gym.vector.VectorEnv,
-    policy: Policy,
-    min_steps: int,
-    *,
-    generator: torch.Generator | None = None,
-    seed: int | None = None,
-    max_steps: int | None = None,
-) -> list[Episode]:
+def collect_steps(envs: gym.vector.VectorEnv, policy: Policy, min_steps: int, *, seed: int | None = None, **options) -> list[Episode]:
     """Whole episodes totalling at least ``min_steps`` steps: the batches of TRPO and PPO (chapter 7).
 
     Calls :func:`collect_episodes` for ``envs.num_envs`` episodes at a time until the kept
     episodes hold ``min_steps`` steps, so a batch can overshoot by up to one round of episodes.
-    ``seed`` seeds the environments' first reset only.
+    ``seed`` seeds the environments' first reset only; the other keyword arguments
+    (``generator``, ``max_steps``, ``deterministic``) go to :func:`collect_episodes`.
     """
     min_steps = _validate.integer_at_least("min_steps", min_steps, 1)
     episodes: list[Episode] = []
-    steps = 0
-    while steps < min_steps:
-        new = collect_episodes(envs, policy, envs.num_envs, generator=generator, seed=seed if not episodes else None,
-                               max_steps=max_steps)
-        episodes.extend(new)
-        steps += sum(len(e) for e in new)
+    while sum(len(e) for e in episodes) < min_steps:
+        episodes.extend(collect_episodes(envs, policy, envs.num_envs, seed=None if episodes else seed, **options))
     return episodes
 
 

@@ -36,6 +36,11 @@ approaches :math:`\nabla J_{avR}` only as :math:`\gamma\to1`.
 :class:`TabularMDPEnv` (registered as ``pgnotes/TabularMDP-v0``) runs the same MDP through
 the Gymnasium API so the generic REINFORCE code of :mod:`pgnotes.rl.reinforce` can be checked
 against the exact gradient.
+
+Why one module of about 400 lines: the exact side (values, visitation, the three objectives and
+their gradients) and the Monte Carlo side (episode sampler, REINFORCE estimate, the Gymnasium
+environment) read the same :class:`TabularMDP` and are only useful side by side, as each other's
+check; a quarter of its lines are the docstrings that state the formulas.
 """
 
 from __future__ import annotations
