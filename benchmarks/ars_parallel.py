@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from pgnotes.checkpoint import write_json_atomic
-from pgnotes.solvers.ars import RolloutPool
+from pgnotes.evaluation import LinearPolicyFitness
 
 
 def main(argv=None) -> int:

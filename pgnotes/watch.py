@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from pgnotes import _validate
+from pgnotes.evaluation import run_episode
 from pgnotes.rl.policies import Policy, make_policy
 
 __all__ = ["DRAWABLE", "Playback", "policy_from_run", "play", "draw_state", "animate", "watch"]
@@ -97,7 +98,7 @@ def play(policy, env_id: str, *, seed: int = 0, deterministic: bool = False, max
     chapter 3), which is deterministic. Continuous actions are clipped to the action space, as
     during training.
     """
-    from pgnotes.policy_search import MLPPolicy
+    from pgnotes.mlp_policy import MLPPolicy
 
     _check_env(env_id)
     if not isinstance(policy, (Policy, MLPPolicy)):
@@ -111,21 +112,25 @@ def play(policy, env_id: str, *, seed: int = 0, deterministic: bool = False, max
             policy.check_spaces(env.observation_space, env.action_space)
         elif policy.obs_dim != env.observation_space.shape[0]:
             raise ValueError(f"policy takes {policy.obs_dim} observations but {env_id} gives {env.observation_space.shape[0]}")
-        obs, _ = env.reset(seed=seed)
-        terminated = truncated = False
-        while not (terminated or truncated):
+        box = isinstance(env.action_space, gym.spaces.Box)
+
+        def act(obs):
             if isinstance(policy, Policy):
                 action = policy.act(obs[None], generator, deterministic=deterministic)[0][0]
             else:
                 action = policy.act(obs)
-            if isinstance(env.action_space, gym.spaces.Box):
-                action = np.clip(action, env.action_space.low, env.action_space.high)
-            observations.append(np.asarray(obs, dtype=np.float64))
-            actions.append(action)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            rewards.append(float(reward))
+            return np.clip(action, env.action_space.low, env.action_space.high) if box else action
+
+        def record(env_, t, action, reward):
+            if t:
+                actions.append(action)
+                rewards.append(float(reward))
+
+        episode = run_episode(env, act, seed=seed, observations=observations, on_step=record)
+        terminated, truncated = episode.terminated, episode.truncated
     finally:
         env.close()
+    observations = [np.asarray(obs, dtype=np.float64) for obs in observations]
     return Playback(env_id, np.array(observations), np.array(actions), np.array(rewards), bool(terminated), bool(truncated), seed)
 
 

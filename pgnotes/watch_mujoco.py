@@ -79,24 +79,18 @@ def _quiet_fd2():
 
 
 def _episode(env_id: str, theta, obs_mean, obs_std, *, episode_seed: int, steps: int, on_step=None) -> tuple[float, int]:
-    from pgnotes.solvers.ars import linear_policy_for, make_env
+    import gymnasium as gym
+
+    from pgnotes.evaluation import linear_policy_for, run_episode
 
     with _quiet_fd2():
-        env = make_env(env_id)
-    policy = linear_policy_for(env)
-    obs, _ = env.reset(seed=int(episode_seed))
-    total, t = 0.0, 0
-    if on_step is not None:
-        on_step(env, t)
-    while t < steps:
-        obs, reward, terminated, truncated, _ = env.step(policy.act(theta, obs, obs_mean, obs_std))
-        total += float(reward)
-        t += 1
-        if on_step is not None:
-            on_step(env, t)
-        if terminated or truncated:
-            break
-    env.close()
+        env = gym.make(env_id)
+    try:
+        policy = linear_policy_for(env)
+        total, t, _, _ = run_episode(env, lambda obs: policy.act(theta, obs, obs_mean, obs_std), seed=episode_seed,
+                                     max_steps=steps, on_step=None if on_step is None else lambda e, t, a, r: on_step(e, t))
+    finally:
+        env.close()
     return total, t
 
 

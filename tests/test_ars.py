@@ -5,7 +5,8 @@ import pytest
 
 from pgnotes.functions import as_fitness, sphere
 from pgnotes.solvers import optimize
-from pgnotes.solvers.ars import ARS, ARSConfig, train_ars, version_settings
+from pgnotes.ars_training import ARSConfig, train_ars
+from pgnotes.solvers.ars import ARS, version_settings
 
 
 def test_ask_returns_antithetic_pairs():
@@ -89,8 +90,35 @@ def test_train_ars_on_pendulum_is_deterministic_across_workers_and_resumes(tmp_p
     path = tmp_path / "ars.ckpt"
     _, half = train_ars(ARSConfig(**{**config.__dict__, "max_episodes": 24}), checkpoint=path, progress=False)
     assert half["episodes"] == 24
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(ValueError, match="another run"):
         train_ars(ARSConfig(**{**config.__dict__, "noise": 0.1}), checkpoint=path, progress=False)
     resumed, final = train_ars(config, checkpoint=path, progress=False)
     assert resumed.eval_return == serial.eval_return
     np.testing.assert_array_equal(final["theta"], final_serial["theta"])
+
+
+def test_the_ars_solver_imports_no_policy_or_evaluation_code():
+    """Nothing imports upward: the solver module knows nothing of environments or policies."""
+    import ast
+    import inspect
+
+    import pgnotes.solvers.ars as module
+
+    imported = {n.module for n in ast.walk(ast.parse(inspect.getsource(module))) if isinstance(n, ast.ImportFrom)}
+    assert not any(m and (m.startswith("pgnotes.evaluation") or m.startswith("pgnotes.policy") or "gymnasium" in m)
+                   for m in imported)
+
+
+def test_a_run_stopped_by_its_time_budget_resumes_to_the_same_theta(tmp_path):
+    config = ARSConfig(env_id="Pendulum-v1", version="V2", n_directions=2, top_b=None, horizon=20, max_episodes=16,
+                       threshold=None, eval_every=2, eval_episodes=1, seed=1)
+    _, whole = train_ars(config, progress=False)
+    path = tmp_path / "ars.ckpt"
+    _, none = train_ars(config, checkpoint=path, progress=False, time_budget=1e-9)  # spent before the first iteration
+    assert none["episodes"] == 0 and not none["finished"]
+    _, part = train_ars(ARSConfig(**{**config.__dict__, "max_episodes": 8}), checkpoint=path, progress=False)
+    assert part["episodes"] == 8
+    history, final = train_ars(config, checkpoint=path, progress=False)
+    np.testing.assert_array_equal(final["theta"], whole["theta"])
+    np.testing.assert_array_equal(final["obs_mean"], whole["obs_mean"])
+    assert final["finished"] and history.iteration == [2, 4]

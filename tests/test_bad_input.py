@@ -23,7 +23,9 @@ from pgnotes.rl.policies import CategoricalPolicy, GaussianPolicy
 from pgnotes.rl.reinforce import policy_gradient, surrogate_loss
 from pgnotes.rl.rollouts import EpisodeBatch, collect_episodes, make_vector_env
 from pgnotes.solvers import optimize
-from pgnotes.solvers.ars import ARS, ARSConfig, RolloutPool, train_ars
+from pgnotes.ars_training import ARSConfig, train_ars
+from pgnotes.evaluation import LinearPolicyFitness
+from pgnotes.solvers.ars import ARS
 from pgnotes.solvers.cem import CEM
 from pgnotes.solvers.cmaes import CMAES
 from pgnotes.solvers.nes import NES, natural_gradient
@@ -163,7 +165,7 @@ class TestWrongExceptionType:
 
     def test_ars_and_planning_given_cartpole(self):
         with pytest.raises(ValueError, match="CartPole-v1.*Discrete|Discrete.*CartPole"):
-            RolloutPool("CartPole-v1")
+            LinearPolicyFitness("CartPole-v1", max_steps=10)
         planner = CEMPlanner(pendulum_dynamics, pendulum_reward, horizon=3, popsize=10, iterations=1)
         with pytest.raises(ValueError, match="CartPole-v1"):
             run_episode(planner, "CartPole-v1")
@@ -363,7 +365,7 @@ def test_openai_es_step_that_overflows_changes_nothing():
 
 def test_running_mean_std_and_es_state_load_state_dict_are_atomic():
     from pgnotes.distributed.algorithm import ESState
-    from pgnotes.policy_search import RunningMeanStd
+    from pgnotes.evaluation import RunningMeanStd
 
     stats = RunningMeanStd(3)
     stats.update(np.arange(12.0).reshape(4, 3))

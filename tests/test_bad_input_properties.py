@@ -24,9 +24,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgnotes import checkpoint, estimators, functions, noisy_parabola, score, shaping
+from pgnotes import ars_training, checkpoint, estimators, functions, noisy_parabola, score, shaping
 from pgnotes import distributions as D
 from pgnotes import planning
+from pgnotes import evaluation as EV
 from pgnotes import policy_search as PS
 from pgnotes import viz
 from pgnotes.distributed import algorithm as dist_alg
@@ -302,9 +303,10 @@ ARS_FIELDS = {"version": bad_choice(ars.VERSIONS), "n_directions": bad_int(1), "
               "eval_every": bad_int(1), "eval_episodes": bad_int(1, 10**5), "seed": bad_int(0).filter(lambda v: not (isinstance(v, int) and v > 10**8)),
               "workers": bad_int(1, 1024), "env_id": st.sampled_from(["CartPol-v1", "", "Swimer-v5"])}
 for arg, strat in ARS_FIELDS.items():
-    case(f"ARSConfig({arg})", lambda v, arg=arg: ars.ARSConfig(**{arg: v}), arg, strat)
-case("RolloutPool(env_id)", lambda v: ars.RolloutPool(v), "env_id", st.one_of(st.sampled_from(["Nope-v0", "CartPole-v1"]), st.integers()))
-case("RolloutPool(workers)", lambda v: ars.RolloutPool("Pendulum-v1", v), "workers", bad_int(1, 1024))
+    case(f"ARSConfig({arg})", lambda v, arg=arg: ars_training.ARSConfig(**{arg: v}), arg, strat)
+case("LinearPolicyFitness(env_id)", lambda v: EV.LinearPolicyFitness(v, max_steps=10), "env_id", st.one_of(st.sampled_from(["Nope-v0", "CartPole-v1"]), st.integers()))
+case("LinearPolicyFitness(workers)", lambda v: EV.LinearPolicyFitness("Pendulum-v1", max_steps=10, workers=v), "workers", bad_int(1, 1024))
+case("LinearPolicyFitness(max_steps)", lambda v: EV.LinearPolicyFitness("Pendulum-v1", max_steps=v), "max_steps", bad_int(1, none=False))
 
 # rl: returns, weights, policies, rollouts, configs
 case("reward_to_go(rewards)", lambda v: reinforce.reward_to_go(v), "rewards", st.one_of(bad_array((5,), allow_wrong_shape=False), st.just(np.ones((2, 2)))))

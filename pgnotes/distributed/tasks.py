@@ -13,8 +13,9 @@ it for all evaluations.
 * :class:`SphereTask` -- :math:`-\\|x - 0.5\\|^2` in any dimension: no environment, used to
   measure communication at large parameter dimensions.
 
-The policy-search helpers of chapter 5 (``pgnotes.policy_search``) were not in the package
-when this was written, so the minimal rollout this chapter needs lives here.
+Episodes are played by the one evaluator's loop (:func:`pgnotes.evaluation.run_episode`), the
+policy is a :class:`pgnotes.mlp_policy.MLPPolicy` built from a seed (:func:`pgnotes.seeding.torch_seeded`,
+the global generator untouched), and there is no observation normalization.
 """
 
 from __future__ import annotations
@@ -26,25 +27,18 @@ import numpy as np
 import torch
 
 from pgnotes import _validate
+from pgnotes.evaluation import run_episode
+from pgnotes.mlp_policy import MLPPolicy, make_policy
+from pgnotes.seeding import torch_seeded
 
 #: Nominal CartPole-v1 physics (Barto, Sutton & Anderson 1983, as in Gymnasium).
 CARTPOLE_NOMINAL = {"length": 0.5, "masspole": 0.1, "force_mag": 10.0}
 
 
-def make_policy(obs_dim: int, act_dim: int, hidden: Sequence[int], seed: int) -> torch.nn.Module:
-    """An MLP ``obs -> action scores`` with tanh hidden layers, initialized from ``seed``."""
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(int(seed))
-    try:
-        layers: list[torch.nn.Module] = []
-        sizes = [obs_dim, *hidden, act_dim]
-        for i in range(len(sizes) - 1):
-            layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-            if i < len(sizes) - 2:
-                layers.append(torch.nn.Tanh())
-        policy = torch.nn.Sequential(*layers)
-    finally:
-        torch.random.set_rng_state(gen_state)
+def policy_from_seed(env, hidden: Sequence[int], seed: int) -> MLPPolicy:
+    """The task's policy for ``env``: tanh hidden layers, argmax (discrete) or tanh scaled to the bounds, initialized from ``seed``."""
+    with torch_seeded(seed):
+        policy = make_policy(env, tuple(hidden), squash="tanh")
     for p in policy.parameters():
         p.requires_grad_(False)
     return policy
@@ -92,7 +86,7 @@ class PolicyTask:
         Gymnasium id with a Box observation space and a Discrete or Box action space.
     hidden : sequence of int
         Hidden layer sizes of the policy MLP.
-    max_episode_steps : int
+    max_steps : int
         Per-episode step limit (overrides the environment's own if smaller or larger).
     episodes : int
         Episodes per evaluation (and per variant); the returns are averaged.
@@ -105,7 +99,7 @@ class PolicyTask:
         self,
         env_id: str = "CartPole-v1",
         hidden: Sequence[int] = (16,),
-        max_episode_steps: int = 500,
+        max_steps: int = 500,
         episodes: int = 1,
         variants: list[dict[str, float]] | None = None,
     ):
@@ -114,33 +108,25 @@ class PolicyTask:
         if ":" not in str(env_id):
             _validate.env_id("env_id", env_id)
         self.env_id = env_id
-        self.max_episode_steps = _validate.integer_at_least("max_episode_steps", max_episode_steps, 1)
+        self.max_steps = _validate.integer_at_least("max_steps", max_steps, 1)
         self.episodes = _validate.integer_at_least("episodes", episodes, 1)
-        self.env = gym.make(env_id, max_episode_steps=self.max_episode_steps)
+        self.env = gym.make(env_id, max_episode_steps=self.max_steps)
         obs_space, act_space = self.env.observation_space, self.env.action_space
         if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
             raise ValueError(f"env_id {env_id!r} must have a flat Box observation space, got {obs_space}")
         self.discrete = isinstance(act_space, gym.spaces.Discrete)
-        if self.discrete:
-            act_dim = int(act_space.n)
-        elif isinstance(act_space, gym.spaces.Box):
-            act_dim = int(np.prod(act_space.shape))
-            self._low = torch.as_tensor(act_space.low, dtype=torch.float32)
-            self._high = torch.as_tensor(act_space.high, dtype=torch.float32)
-        else:
+        if not (self.discrete or isinstance(act_space, gym.spaces.Box)):
             raise ValueError(f"env_id {env_id!r} must have a Discrete or Box action space, got {act_space}")
         if variants is not None and not env_id.startswith("CartPole"):
             raise ValueError(f"variants are implemented for CartPole only, got env_id={env_id!r}")
         self.variants = [dict(v) for v in variants] if variants else None
         self.hidden = tuple(hidden)
-        self.policy = make_policy(int(obs_space.shape[0]), act_dim, self.hidden, seed=0)
+        self.policy = policy_from_seed(self.env, self.hidden, seed=0)
         self.dim = sum(p.numel() for p in self.policy.parameters())
 
     def initial_theta(self, seed: int) -> np.ndarray:
         """Initial parameters: PyTorch's default initialization seeded by ``seed`` (float32)."""
-        obs_dim = self.env.observation_space.shape[0]
-        act_dim = self.env.action_space.n if self.discrete else int(np.prod(self.env.action_space.shape))
-        policy = make_policy(obs_dim, act_dim, self.hidden, seed)
+        policy = policy_from_seed(self.env, self.hidden, seed)
         return torch.nn.utils.parameters_to_vector(policy.parameters()).numpy().astype(np.float32)
 
     def load(self, theta: np.ndarray) -> None:
@@ -149,25 +135,16 @@ class PolicyTask:
 
     def act(self, obs: np.ndarray):
         """Deterministic action of the loaded policy."""
-        scores = self.policy(torch.as_tensor(obs, dtype=torch.float32))
-        if self.discrete:
-            return int(torch.argmax(scores))
-        action = self._low + (torch.tanh(scores) + 1.0) * 0.5 * (self._high - self._low)
-        return action.numpy()
+        action = self.policy.to_action(self.policy(torch.as_tensor(obs, dtype=torch.float32)))
+        return int(action) if self.discrete else action.numpy()
 
     def episode(self, seed: int, variant: dict[str, float] | None = None) -> tuple[float, int]:
         """One episode of the loaded policy: ``(return, steps)``."""
         if self.env_id.startswith("CartPole"):  # always set: a previous variant must not leak
             apply_cartpole_variant(self.env, variant or CARTPOLE_NOMINAL)
-        obs, _ = self.env.reset(seed=int(seed))
-        total, steps = 0.0, 0
         with torch.inference_mode():
-            while True:
-                obs, reward, terminated, truncated, _ = self.env.step(self.act(obs))
-                total += float(reward)
-                steps += 1
-                if terminated or truncated or steps >= self.max_episode_steps:
-                    return total, steps
+            total, steps, _, _ = run_episode(self.env, self.act, seed=seed, max_steps=self.max_steps)
+        return total, steps
 
     def evaluate(self, theta: np.ndarray, seed: int) -> float:
         """Mean return over ``episodes`` episodes (seeds ``seed, seed+1, ...``) and all variants."""

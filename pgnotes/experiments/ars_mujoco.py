@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from pgnotes.checkpoint import write_json_atomic
-from pgnotes.solvers.ars import ARSConfig, train_ars
+from pgnotes.ars_training import ARSConfig, train_ars
 from pgnotes.provenance import git_commit
 
 
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(config, seed=seed, workers=args.workers)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         history, final = train_ars(cfg, checkpoint=ckpt_dir / f"{args.preset}_seed{seed}.ckpt",
-                                   progress=not args.quiet, max_seconds=left)
+                                   progress=not args.quiet, time_budget=left)
         status = "reached" if history.episodes_to_threshold is not None else ("budget" if final["finished"] else "stopped")
         seg = {"wall_s": time.perf_counter() - wall0, "main_cpu_s": time.process_time() - cpu0}
         old = runs.get(seed, {})

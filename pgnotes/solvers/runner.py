@@ -1,4 +1,11 @@
-"""One runner for every ask/tell solver: budgets, a target, callbacks, progress, history, checkpoints."""
+"""One runner for every ask/tell solver: budgets, a target, callbacks, progress, history, checkpoints.
+
+:func:`optimize` drives every black-box search loop of the course (ES on policies, ARS, the
+benchmarks). Its checkpoints hold the solver's state together with the fitness object's
+(observation statistics, episode counters: anything with ``state_dict``/``load_state_dict``)
+and the state of callbacks that have one (e.g. the periodic evaluations of the mean policy),
+plus the run's settings, checked by :func:`pgnotes.checkpoint.check_resumable` on resume.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pgnotes import _validate
-from pgnotes.checkpoint import load_checkpoint, save_checkpoint
+from pgnotes.checkpoint import check_resumable, load_checkpoint, save_checkpoint
 from pgnotes.solvers.base import Solver
 
 
@@ -102,6 +109,9 @@ def optimize(
     progress: bool = True,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 1,
+    time_budget: float | None = None,
+    settings: dict | None = None,
+    may_change: tuple[str, ...] = (),
 ) -> History:
     """Maximize ``f`` with ``solver`` until a budget is spent or ``target`` is reached.
 
@@ -119,9 +129,18 @@ def optimize(
     callbacks : iterable of callables
         Called as ``cb(solver, history)`` after each generation; returning True stops the run.
     checkpoint : path, optional
-        If given, solver state and history are saved there atomically every
-        ``checkpoint_every`` generations, and a run started with an existing
-        checkpoint resumes from it (bit-identical to an uninterrupted run).
+        If given, the state of the solver, of ``f`` and of every callback that has
+        ``state_dict``/``load_state_dict``, and the history, are saved there atomically every
+        ``checkpoint_every`` generations, and a run started with an existing checkpoint
+        resumes from it (bit-identical to an uninterrupted run).
+    time_budget : float, optional
+        Seconds this call may run: no generation starts after it is spent (resume by calling
+        again with the same ``checkpoint``).
+    settings : dict, optional
+        The run's settings (e.g. ``dataclasses.asdict(config)``), stored in the checkpoint; a
+        resumed run must have the same ones, except the keys in ``may_change``
+        (:func:`pgnotes.checkpoint.check_resumable`). The solver's class, dimension and
+        population size are always part of them.
 
     Returns
     -------
@@ -159,16 +178,34 @@ def optimize(
         if not isinstance(checkpoint, (str, os.PathLike)):
             raise TypeError(f"checkpoint must be a path (str or os.PathLike) or None, got {type(checkpoint).__name__}")
         _writable_file("checkpoint", Path(checkpoint))
+    if time_budget is not None:
+        time_budget = _validate.positive("time_budget", time_budget)
+    if settings is not None:
+        _validate.instance("settings", settings, dict, "dict or None")
+    run_settings = {"solver": type(solver).__name__, "dim": solver.dim, "popsize": solver.popsize, **(settings or {})}
 
-    history, evaluations, elapsed = History(), 0, 0.0
+    def has_state(obj) -> bool:
+        return callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict", None))
+
+    def states() -> dict:
+        return {"fitness": f.state_dict() if has_state(f) else None,
+                "callbacks": [cb.state_dict() if has_state(cb) else None for cb in callbacks]}
+
+    history, evaluations, elapsed, stopped = History(), 0, 0.0, False
     if checkpoint is not None and Path(checkpoint).exists():
         saved = load_checkpoint(checkpoint)
         _validate.mapping(f"the checkpoint {str(checkpoint)!r}", saved, ("solver", "history", "evaluations", "elapsed"))
+        check_resumable(checkpoint, saved.get("settings", {}), run_settings, may_change=may_change)
         solver.load_state_dict(saved["solver"])
         history = History.from_dict(saved["history"])
-        evaluations, elapsed = saved["evaluations"], saved["elapsed"]
+        evaluations, elapsed, stopped = saved["evaluations"], saved["elapsed"], bool(saved.get("stopped", False))
+        for obj, state in zip((f, *callbacks), (saved.get("fitness"), *saved.get("callbacks", [None] * len(callbacks)))):
+            if state is not None and has_state(obj):
+                obj.load_state_dict(state)
 
     def done() -> bool:
+        if stopped:  # a callback ended the run (e.g. a target reached): a resumed call does no more
+            return True
         if max_generations is not None and len(history) >= max_generations:
             return True
         if max_evaluations is not None and evaluations + solver.popsize > max_evaluations:
@@ -178,7 +215,10 @@ def optimize(
     total = max_generations if max_generations is not None else None
     with tqdm(total=total, initial=len(history), disable=not progress, desc=type(solver).__name__, leave=False) as bar:
         start = time.perf_counter() - elapsed
+        call_start = time.perf_counter()
         while not done():
+            if time_budget is not None and time.perf_counter() - call_start > time_budget:
+                break
             x = solver.ask()
             fitness = _evaluate(f, x, vectorized)
             solver.tell(x, fitness)
@@ -190,8 +230,8 @@ def optimize(
             if checkpoint is not None and (len(history) % checkpoint_every == 0 or stop or done()):
                 save_checkpoint(
                     checkpoint,
-                    {"solver": solver.state_dict(), "history": history.to_dict(),
-                     "evaluations": evaluations, "elapsed": time.perf_counter() - start},
+                    {"solver": solver.state_dict(), "history": history.to_dict(), "evaluations": evaluations,
+                     "elapsed": time.perf_counter() - start, "settings": run_settings, "stopped": stop, **states()},
                 )
             if stop:
                 break
