@@ -130,6 +130,12 @@ def test_train_smoke_and_seeded():
     assert ax.get_xlabel() == "environment steps"
 
 
+def test_train_evaluates_when_due_and_stops_at_target():
+    h = ppo.train(total_steps=1000, steps_per_batch=250, hidden=(8,), progress=False, seed=3, eval_threshold=0.0, target=0.0,
+                  stop_at_target=True, eval_episodes=2).history
+    assert len(h) == 1 and h.eval_at == h.env_steps and h.solved_at == h.env_steps[0]
+
+
 def test_cartpole_command_writes_results(tmp_path):
     import json
 

@@ -257,6 +257,17 @@ def test_train_short_run_is_deterministic_and_plots():
     assert a.history.grad_norm and len(a.history.grad_norm) == len(a.history)
 
 
+def test_train_evaluates_when_due_stops_at_target_and_on_callback():
+    kw = dict(total_episodes=40, episodes_per_batch=10, progress=False, eval_episodes=2, seed=1)
+    h = rf.train(eval_threshold=0.0, target=0.0, stop_at_target=True, **kw).history
+    assert h.episodes == [10] and h.eval_at == [10] and h.solved_at == 10  # no second, final evaluation
+    h = rf.train(eval_threshold=0.0, target=1e9, **kw).history
+    assert h.eval_at == [10, 20, 30, 40] and h.solved_at is None
+    seen = []
+    result = rf.train(callback=lambda r: seen.append(len(r.history)) or len(r.history) == 2, final_eval=False, **kw)
+    assert seen == [1, 2] and result.history.episodes == [10, 20] and not result.history.eval_at
+
+
 def test_train_leaves_the_global_generator_alone():
     state = torch.random.get_rng_state()
     rf.train(total_episodes=4, episodes_per_batch=2, progress=False, eval_episodes=2, seed=1)
