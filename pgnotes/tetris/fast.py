@@ -33,7 +33,7 @@ from pgnotes.tetris.pieces import (
     PIECE_WIDTH,
     PieceSource,
 )
-from pgnotes.tetris.reference import GameResult, _check_piece, check_board_size
+from pgnotes.tetris.reference import GameResult, _check_piece, check_board_size, _game_arguments
 
 KIND_CODE = {"bertsekas": 0, "dellacherie": 1, "dellacherie8": 2}
 _BLOCK = PieceSource.BLOCK
@@ -61,6 +61,14 @@ def _landing_row(heights, p, r, c):
         if v > y:
             y = v
     return y
+
+
+@numba.njit(cache=True, inline="always")
+def _legal_row(heights, p, r, c, height):
+    """Landing row of piece ``p`` in rotation ``r`` with its left edge on column ``c``, or -1 if,
+    once it rests, it sticks out of the top of the board (the one definition of a legal placement)."""
+    y = _landing_row(heights, p, r, c)
+    return y if y + PIECE_HEIGHT[p, r] <= height else -1
 
 
 @numba.njit(cache=True)
@@ -250,10 +258,9 @@ def _play_block(rows, heights, state, pieces, weights, kind, width, height, max_
         bc = -1
         by = -1
         for r in range(N_ROT[p]):
-            ph = PIECE_HEIGHT[p, r]
             for c in range(width - PIECE_WIDTH[p, r] + 1):
-                y = _landing_row(heights, p, r, c)
-                if y + ph > height:
+                y = _legal_row(heights, p, r, c, height)
+                if y < 0:
                     continue
                 _move_features(kind, rows, heights, state[3], state[2], width, p, r, c, y, full, tmp, hbuf, f)
                 v = 0.0
@@ -278,10 +285,9 @@ def _enumerate(rows, heights, state, p, kind, width, height, nf, legal, out_row,
     tmp = np.zeros(rows.shape[0], np.int64)
     hbuf = np.zeros(width, np.int64)
     for r in range(N_ROT[p]):
-        ph = PIECE_HEIGHT[p, r]
         for c in range(width - PIECE_WIDTH[p, r] + 1):
-            y = _landing_row(heights, p, r, c)
-            if y + ph > height:
+            y = _legal_row(heights, p, r, c, height)
+            if y < 0:
                 continue
             a = r * width + c
             legal[a] = True
@@ -378,8 +384,7 @@ class Board:
         mask = np.zeros(self.n_actions, bool)
         for r in range(N_ROT[piece]):
             for c in range(self.width - PIECE_WIDTH[piece, r] + 1):
-                y = _landing_row(self.heights, piece, r, c)
-                mask[r * self.width + c] = y + PIECE_HEIGHT[piece, r] <= self.height
+                mask[r * self.width + c] = _legal_row(self.heights, piece, r, c, self.height) >= 0
         return mask
 
     def place(self, piece: int, action: int) -> int:
@@ -412,16 +417,8 @@ class Board:
         return int(np.argmax(values))
 
 
-def play_game(
-    weights,
-    kind: str = "bertsekas",
-    *,
-    width: int = 10,
-    height: int = 20,
-    seed=0,
-    pieces: str = "uniform",
-    max_pieces: int | None = None,
-) -> GameResult:
+def play_game(weights, kind: str = "bertsekas", *, width: int = 10, height: int = 20, seed=0,
+              pieces: str = "uniform", max_pieces: int | None = None) -> GameResult:
     """Play one game with the greedy linear controller on the fast path.
 
     Each piece goes where ``weights @ features`` of the resulting board is largest (ties to the
@@ -429,12 +426,8 @@ def play_game(
     a hundred times faster or more. ``max_pieces`` caps the game length (``None``: play until
     the board tops out). Introduced in chapter 5.
     """
-    width, height = check_board_size(width, height)
-    weights = F.check_weights(weights, kind, width)
-    if max_pieces is not None:
-        max_pieces = _validate.integer_at_least("max_pieces", max_pieces, 1, None)
+    width, height, weights, source, max_pieces = _game_arguments(weights, kind, width, height, seed, pieces, max_pieces)
     board = Board(width, height)
-    source = PieceSource(seed, pieces)
     code = KIND_CODE[kind]
     cap = -1 if max_pieces is None else max_pieces
     while True:

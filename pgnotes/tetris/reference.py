@@ -163,16 +163,20 @@ class GameResult:
     game_over: bool
 
 
-def play_game(
-    weights,
-    kind: str = "bertsekas",
-    *,
-    width: int = 10,
-    height: int = 20,
-    seed=0,
-    pieces: str = "uniform",
-    max_pieces: int | None = None,
-) -> GameResult:
+def _game_arguments(weights, kind, width, height, seed, pieces, max_pieces):
+    """The checked arguments of ``play_game``, the same for both simulators (one set of checks, in one
+    order): ``(width, height, weights, piece source, max_pieces)``."""
+    width, height = check_board_size(width, height)
+    weights = F.check_weights(weights, kind, width)
+    if max_pieces is not None:
+        max_pieces = _validate.integer_at_least("max_pieces", max_pieces, 1, None)
+    return width, height, weights, PieceSource(seed, pieces), max_pieces
+
+
+# play_game here and in pgnotes.tetris.fast are twins on purpose: the same signature (the contract
+# the tests check game by game) over two implementations, one to read and one to run.
+def play_game(weights, kind: str = "bertsekas", *, width: int = 10, height: int = 20, seed=0,
+              pieces: str = "uniform", max_pieces: int | None = None) -> GameResult:
     """Play one game with the greedy linear controller, the readable way.
 
     Each piece goes where ``weights @ features`` of the resulting board is largest.
@@ -180,11 +184,8 @@ def play_game(
     this returns exactly what :func:`pgnotes.tetris.fast.play_game` returns for the same
     arguments.
     """
+    width, height, weights, source, max_pieces = _game_arguments(weights, kind, width, height, seed, pieces, max_pieces)
     board = empty_board(width, height)
-    weights = F.check_weights(weights, kind, width)
-    if max_pieces is not None:
-        max_pieces = _validate.integer_at_least("max_pieces", max_pieces, 1, None)
-    source = PieceSource(seed, pieces)
     lines = placed = 0
     while max_pieces is None or placed < max_pieces:
         move = best_placement(board, source.next(), weights, kind)
