@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from pgnotes import command
 from pgnotes.experiments import es_cartpole
 from pgnotes.results import load_result
 
 
 def test_every_method_runs_on_one_protocol_and_writes_cwd_relative(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert es_cartpole.main(["--seeds", "0", "--max-generations", "2"]) == 0
+    assert command.main("pgnotes.experiments.es_cartpole", ["--seeds", "0", "--max-generations", "2"]) == 0
     data = json.loads((tmp_path / "results" / "es_cartpole.json").read_text())
     runs = data["runs"]
     assert [r["method"] for r in runs] == list(es_cartpole.METHODS)
@@ -72,8 +73,24 @@ def test_es_mujoco_runs_snes_briefly(tmp_path, monkeypatch):
     from pgnotes.experiments import es_mujoco
 
     monkeypatch.chdir(tmp_path)
-    assert es_mujoco.main(["--method", "snes", "--max-train-episodes", "24", "--eval-every", "1", "--eval-episodes", "1"]) == 0
+    assert command.main("pgnotes.experiments.es_mujoco", ["--method", "snes", "--max-train-episodes", "24", "--eval-every", "1", "--eval-episodes", "1"]) == 0
     data = json.loads((tmp_path / "results" / "es_swimmer_snes.json").read_text())
     run_ = data["runs"][0]
     assert run_["method"] == "snes" and run_["popsize"] == 12 and run_["train_episodes"] == 24
     assert data["config"]["method"] == "snes"
+
+
+def test_es_cartpole_resumes_between_runs_and_inside_a_run(tmp_path, monkeypatch):
+    """A finished (method, seed) is not run again; a per-run checkpoint continues a run to the same numbers."""
+    monkeypatch.chdir(tmp_path)
+    args = ["--methods", "snes", "--seeds", "0", "1", "--max-generations", "3", "--eval-episodes", "2", "--no-progress"]
+    assert command.main("pgnotes.experiments.es_cartpole", [*args, "--out", "whole.json"]) == 0
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    assert whole["status"] == "complete" and [r["seed"] for r in whole["runs"]] == [0, 1]
+    assert command.main("pgnotes.experiments.es_cartpole", [*args, "--out", "whole.json"]) == 0  # nothing left to run
+    assert json.loads((tmp_path / "whole.json").read_text())["runs"] == whole["runs"]
+    config = es_cartpole.Config(methods=["snes"], max_generations=2, eval_episodes=2, checkpoint="ckpt", progress=False)
+    es_cartpole.run_seed(config, 1, method="snes")  # stops after 2 of 3 generations, checkpointed
+    resumed = es_cartpole.run_seed(es_cartpole.Config(**{**config.__dict__, "max_generations": 3}), 1, method="snes")
+    assert resumed["final_params"] == whole["runs"][1]["final_params"]
+    assert resumed["eval_return"] == whole["runs"][1]["eval_return"]

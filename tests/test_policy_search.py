@@ -194,12 +194,12 @@ def test_openai_es_solves_cartpole_with_a_linear_policy():
 def test_es_cartpole_command_writes_a_results_file(tmp_path):
     import json
 
-    from pgnotes.experiments import es_cartpole
+    from pgnotes import command
 
     out = tmp_path / "es.json"
-    assert es_cartpole.main(["--seeds", "0", "--max-generations", "2", "--out", str(out)]) == 0
+    assert command.main("pgnotes.experiments.es_cartpole", ["--seeds", "0", "--max-generations", "2", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert data["command"].startswith("python -m pgnotes.experiments.es_cartpole")
+    assert data["command"].startswith("pgnotes es-cartpole")
     assert data["config"]["popsize"] == 20 and data["summary"]["seeds"] == [0]
     assert data["runs"][0]["train_episodes"] == 40
 
@@ -208,11 +208,33 @@ def test_es_cartpole_command_writes_a_results_file(tmp_path):
 def test_es_mujoco_command_runs_swimmer_briefly(tmp_path):
     import json
 
-    from pgnotes.experiments import es_mujoco
+    from pgnotes import command
 
     out = tmp_path / "sw.json"
-    assert es_mujoco.main(["--popsize", "4", "--max-train-episodes", "8", "--eval-every", "1", "--eval-episodes", "1",
+    assert command.main("pgnotes.experiments.es_mujoco", ["--popsize", "4", "--max-train-episodes", "8", "--eval-every", "1", "--eval-episodes", "1",
                            "--out", str(out)]) == 0
     run_ = json.loads(out.read_text())["runs"][0]
     assert run_["train_episodes"] == 8 and len(run_["eval_return"]) == 2
     assert run_["normalizer"]["count"] == 8 * 1000
+
+
+def test_search_policy_resumes_bit_for_bit_with_observation_statistics(tmp_path):
+    """An interrupted ES run with observation normalization continues exactly (solver, normalizer, seeds, evaluations)."""
+    from pgnotes.solvers.snes import SNES
+
+    def run(generations, checkpoint=None, settings=None):
+        policy = make_policy("CartPole-v1", zero_init=True)
+        fitness = PolicyFitness("CartPole-v1", policy, normalize_obs=True, seed=3)
+        return search_policy(fitness, SNES(10, sigma0=0.5, rng=3), max_generations=generations, eval_episodes=2,
+                             progress=False, checkpoint=checkpoint, settings=settings), fitness
+
+    whole, fitness_whole = run(6)
+    path = tmp_path / "es.ckpt"
+    run(3, path)
+    resumed, fitness_resumed = run(6, path)
+    np.testing.assert_array_equal(resumed.final_params, whole.final_params)
+    assert resumed.eval_return == whole.eval_return and resumed.eval_generation == list(range(1, 7))
+    np.testing.assert_array_equal(fitness_resumed.normalizer.mean, fitness_whole.normalizer.mean)
+    assert resumed.train_episodes == whole.train_episodes
+    with pytest.raises(ValueError, match="another run"):
+        run(6, path, settings={"note": "another experiment"})

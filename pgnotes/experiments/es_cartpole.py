@@ -2,8 +2,12 @@
 
 Run (about 1-2 CPU-minutes for 5 methods x 5 seeds on one core)::
 
-    python -m pgnotes.experiments.es_cartpole                       # writes results/es_cartpole.json
-    python -m pgnotes.experiments.es_cartpole --methods snes --seeds 0 --out /tmp/quick.json
+    pgnotes es-cartpole                                  # writes results/es_cartpole.json
+    pgnotes es-cartpole --methods snes --seeds 0 --out /tmp/quick.json
+
+Resumable: every finished (method, seed) is kept in the results file, and the same command
+run again continues with the runs still missing (``--time-budget`` stops it between runs;
+``--checkpoint`` also checkpoints inside each run, after every generation).
 
 Each (method, seed) trains a linear policy (4 observations -> 2 action scores, argmax; 10
 parameters, all zero at the start) with :func:`pgnotes.policy_search.search_policy`: one
@@ -27,68 +31,67 @@ action, and these four methods, started from zero weights, are invariant to that
 candidate, and every update, scales with the initial sigma). Runs with sigma0 = 0.2 and 0.5 gave
 the same episodes on seeds 10-14; only OpenAI ES (fixed sigma, Adam's fixed step, weight decay)
 depends on its scale. Every hyperparameter is a field of
-:class:`ESCartPoleConfig`; a policy with hidden layers is initialized from a
-``torch.Generator`` seeded with the run's seed.
+:class:`Config`; a policy with hidden layers is initialized from a
+``torch.Generator`` seeded with the run's seed (torch's global generator is not touched).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from pgnotes.provenance import environment, git_commit
+from pgnotes import command
 
-ROOT = Path(__file__).resolve().parents[2]  # kept for modules that import it; outputs are cwd-relative
 METHODS = ("openai_es", "snes", "xnes", "cem", "cmaes")
+Method = Literal["openai_es", "snes", "xnes", "cem", "cmaes"]
 LABELS = {"openai_es": "OpenAI ES", "snes": "SNES", "xnes": "xNES", "cem": "CEM", "cmaes": "CMA-ES"}
 
 
 @dataclass
-class ESCartPoleConfig:
-    """Hyperparameters of one run (defaults are the ones in results/es_cartpole.json)."""
+class Config:
+    """Hyperparameters of the comparison (the defaults made results/es_cartpole.json)."""
 
-    env_id: str = "CartPole-v1"
-    hidden: tuple[int, ...] = ()  #: () = linear policy (zero start); else an MLP initialized from a torch.Generator
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    env_id: str = "CartPole-v1"  #: Gymnasium id
+    hidden: list[int] = field(default_factory=list)  #: hidden widths; none = linear policy (zero start), else an MLP initialized from a torch.Generator
+    methods: list[Method] = field(default_factory=lambda: list(METHODS))  #: methods to run
     # OpenAI ES (Salimans et al. 2017)
     popsize: int = 20  #: OpenAI ES: 10 antithetic pairs
     sigma: float = 0.1  #: OpenAI ES: fixed noise standard deviation
     lr: float = 0.05  #: OpenAI ES: Adam step
-    optimizer: str = "adam"
-    weight_decay: float = 0.005
+    optimizer: str = "adam"  #: OpenAI ES: "adam" or "sgd"
+    weight_decay: float = 0.005  #: OpenAI ES: weight decay
     # SNES and xNES (Wierstra et al. 2014): population and learning rates are the papers' defaults
-    nes_popsize: int | None = None  #: None = 4 + floor(3 ln d)
-    nes_sigma0: float = 0.5  #: initial step size (adapted from there on)
+    nes_popsize: int | None = None  #: SNES/xNES population; none = 4 + floor(3 ln d)
+    nes_sigma0: float = 0.5  #: SNES/xNES initial step size (adapted from there on)
     # CEM (chapter 4)
-    cem_popsize: int = 20
-    cem_elite_frac: float = 0.2
-    cem_sigma0: float = 0.5
+    cem_popsize: int = 20  #: CEM population
+    cem_elite_frac: float = 0.2  #: CEM fraction of elites
+    cem_sigma0: float = 0.5  #: CEM initial standard deviation
     # CMA-ES (chapter 4)
-    cmaes_popsize: int | None = None  #: None = 4 + floor(3 ln d)
-    cmaes_sigma0: float = 0.5
+    cmaes_popsize: int | None = None  #: CMA-ES population; none = 4 + floor(3 ln d)
+    cmaes_sigma0: float = 0.5  #: CMA-ES initial step size
     # the protocol, shared by all methods
-    episodes_per_candidate: int = 1
-    normalize_obs: bool = False
-    max_train_episodes: int = 4000  #: budget per run (200 generations of OpenAI ES)
+    episodes_per_candidate: int = 1  #: training episodes per candidate
+    normalize_obs: bool = False  #: normalize observations by running statistics (clipped at 10)
+    max_train_episodes: int = 4000  #: training-episode budget per run (200 generations of OpenAI ES)
     max_generations: int | None = None  #: optional cap on generations on top of the episode budget
-    eval_episodes: int = 10
-    confirm_episodes: int = 100
-    target: float = 475.0
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    eval_episodes: int = 10  #: episodes per evaluation of the mean policy (after every generation)
+    confirm_episodes: int = 100  #: episodes confirming an evaluation that reached the target
+    target: float = 475.0  #: mean return that counts as solved
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  #: seeds (each method runs every seed)
+    out: str = "results/es_cartpole.json"  #: results file, relative to the current directory
+    checkpoint: str | None = None  #: folder of per-run checkpoints (after every generation); none = resume between runs only
+    time_budget: float | None = None  #: seconds for this invocation (checked between runs); run the command again to continue
+    progress: bool = True  #: progress bars
 
 
-def command_line(module: str, subcommand: str) -> str:
-    """The command that reproduces this run: ``pgnotes SUB ...`` or ``python -m MODULE ...``."""
-    argv = sys.argv[1:]
-    if argv[:1] == [subcommand]:
-        return " ".join(["pgnotes", *argv])
-    return " ".join(["python -m " + module, *argv])
+ESCartPoleConfig = Config  #: the name chapter code and older scripts use
 
 
 def init_policy(policy, seed: int):
@@ -134,6 +137,17 @@ def make_solver(method: str, dim: int, seed: int, config, mean=None):
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
+def checkpoint_path(config, name: str) -> Path | None:
+    """``<config.checkpoint>/<name>.ckpt``, or None without a checkpoint folder."""
+    return None if getattr(config, "checkpoint", None) is None else Path(config.checkpoint) / f"{name}.ckpt"
+
+
+def run_settings(config) -> dict:
+    """The settings a run's checkpoint must match: the config without invocation options, budgets or the method list."""
+    skip = (*command.RUN_OPTIONS, "methods", "max_train_episodes", "max_generations")
+    return {k: v for k, v in asdict(config).items() if k not in skip}
+
+
 def run_seed(config, seed: int, *, method: str = "openai_es", progress: bool = False) -> dict:
     """Train one (method, seed) on ``config.env_id`` and return a JSON-ready record."""
     import torch
@@ -153,7 +167,9 @@ def run_seed(config, seed: int, *, method: str = "openai_es", progress: bool = F
     cpu0 = time.process_time()
     result = search_policy(fitness, solver, max_generations=generations,
                            eval_episodes=config.eval_episodes, target=config.target,
-                           confirm_episodes=config.confirm_episodes, progress=progress)
+                           confirm_episodes=config.confirm_episodes, progress=progress,
+                           checkpoint=checkpoint_path(config, f"es_cartpole_{method}_seed{seed}"),
+                           settings={**run_settings(config), "method": method, "seed": seed})
     cpu = time.process_time() - cpu0
     fitness.close()
     record = {"method": method, "seed": seed}
@@ -202,59 +218,26 @@ def summarize(runs: list[dict], target: float) -> dict:
     }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = ESCartPoleConfig()
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=defaults.methods)
-    parser.add_argument("--seeds", type=int, nargs="+", default=defaults.seeds)
-    parser.add_argument("--hidden", type=int, nargs="*", default=list(defaults.hidden), help="hidden widths; none = linear")
-    parser.add_argument("--popsize", type=int, default=defaults.popsize, help="OpenAI ES population")
-    parser.add_argument("--sigma", type=float, default=defaults.sigma, help="OpenAI ES noise")
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="OpenAI ES Adam step")
-    parser.add_argument("--nes-sigma0", type=float, default=defaults.nes_sigma0, help="SNES/xNES initial step size")
-    parser.add_argument("--cem-sigma0", type=float, default=defaults.cem_sigma0)
-    parser.add_argument("--cmaes-sigma0", type=float, default=defaults.cmaes_sigma0)
-    parser.add_argument("--max-train-episodes", type=int, default=defaults.max_train_episodes)
-    parser.add_argument("--max-generations", type=int, default=defaults.max_generations)
-    parser.add_argument("--out", default=str(Path("results") / "es_cartpole.json"))
-    parser.add_argument("--progress", action="store_true")
-
-
-def run(args: argparse.Namespace) -> int:
+def run(config: Config) -> int:
     import torch
 
-    from pgnotes.checkpoint import write_json_atomic
-
     torch.set_num_threads(1)
-    config = ESCartPoleConfig(hidden=tuple(args.hidden), methods=list(args.methods), popsize=args.popsize, sigma=args.sigma,
-                              lr=args.lr, nes_sigma0=args.nes_sigma0, cem_sigma0=args.cem_sigma0,
-                              cmaes_sigma0=args.cmaes_sigma0, max_train_episodes=args.max_train_episodes,
-                              max_generations=args.max_generations, seeds=list(args.seeds))
-    env_facts, commit = environment(), git_commit()
-    runs = []
-    for method in config.methods:
-        for seed in config.seeds:
-            record = run_seed(config, seed, method=method, progress=args.progress)
-            runs.append(record)
-            print(f"{LABELS[method]:>9} seed {seed}: solved at generation {record['solved_generation']} after "
-                  f"{record['solved_train_episodes']} training episodes ({record['cpu_seconds']:.1f} CPU-s)", flush=True)
-    summary = summarize(runs, config.target)
-    command = command_line("pgnotes.experiments.es_cartpole", "es-cartpole")
-    write_json_atomic(args.out, {
-        "experiment": "es_cartpole", "command": command, "config": asdict(config), "commit": commit,
-        "environment": env_facts, "summary": summary, "runs": runs,
-    })
-    for method, s in summary["by_method"].items():
+
+    def run_job(method: str, seed: int) -> dict:
+        return run_seed(config, seed, method=method, progress=config.progress)
+
+    def report(record: dict) -> None:
+        print(f"{LABELS[record['method']]:>9} seed {record['seed']}: solved at generation {record['solved_generation']} after "
+              f"{record['solved_train_episodes']} training episodes ({record['cpu_seconds']:.1f} CPU-s)", flush=True)
+
+    jobs = [{"method": m, "seed": s} for m in config.methods for s in config.seeds]
+    payload = command.run_jobs(config, "es_cartpole", jobs, run_job, summarize=lambda runs: summarize(runs, config.target),
+                               report=report)
+    for method, s in payload.get("summary", {}).get("by_method", {}).items():
         print(f"{LABELS[method]:>9}: {s['solved']}/{len(s['seeds'])} solved, median {s['median_train_episodes']} training "
               f"episodes, {s['median_cpu_seconds']:.1f} CPU-s per seed")
-    print(f"-> {args.out}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))
