@@ -144,7 +144,24 @@ class SearchDistribution(ABC):
         return f"{type(self).__name__}(dim={self.dim})"
 
 
-class IsotropicGaussian(SearchDistribution):
+class _ScaledGaussian(SearchDistribution):
+    """What the isotropic and diagonal families share: :math:`L` is a scale times the identity,
+    ``_scale`` (a number or one per coordinate), and ``theta = [mu, log _scale]``."""
+
+    _scale: float | np.ndarray
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.concatenate([self.mean, np.atleast_1d(np.log(self._scale))])
+
+    def _transform(self, eps):
+        return self.mean + self._scale * eps
+
+    def log_prob(self, x):
+        return gaussian_log_prob(self._check_x(x), self.mean, self._scale)
+
+
+class IsotropicGaussian(_ScaledGaussian):
     r""":math:`\mathcal N(\mu, \sigma^2 I)`, parameters ``theta = [mu, log sigma]`` (chapter 2).
 
     Score: :math:`\nabla_\mu \log p = (x-\mu)/\sigma^2`,
@@ -157,8 +174,8 @@ class IsotropicGaussian(SearchDistribution):
         self.sigma = _validate.positive("sigma", sigma)
 
     @property
-    def params(self) -> np.ndarray:
-        return np.concatenate([self.mean, [np.log(self.sigma)]])
+    def _scale(self) -> float:
+        return self.sigma
 
     @staticmethod
     def num_params_for(dim: int) -> int:
@@ -173,12 +190,6 @@ class IsotropicGaussian(SearchDistribution):
     def cholesky(self) -> np.ndarray:
         return self.sigma * np.eye(self.dim)
 
-    def _transform(self, eps):
-        return self.mean + self.sigma * eps
-
-    def log_prob(self, x):
-        return gaussian_log_prob(self._check_x(x), self.mean, self.sigma)
-
     def score(self, x):
         x = self._check_x(x)
         s_mean = gaussian_score_mean(x, self.mean, self.sigma)
@@ -189,7 +200,7 @@ class IsotropicGaussian(SearchDistribution):
         return np.diag(np.concatenate([np.full(self.dim, 1.0 / self.sigma**2), [2.0 * self.dim]]))
 
 
-class DiagonalGaussian(SearchDistribution):
+class DiagonalGaussian(_ScaledGaussian):
     r""":math:`\mathcal N(\mu, \operatorname{diag}\sigma^2)`, parameters ``theta = [mu, log sigma]`` (chapter 2).
 
     Score: :math:`(x_i-\mu_i)/\sigma_i^2` and :math:`(x_i-\mu_i)^2/\sigma_i^2 - 1`.
@@ -204,8 +215,8 @@ class DiagonalGaussian(SearchDistribution):
         self.std = std
 
     @property
-    def params(self) -> np.ndarray:
-        return np.concatenate([self.mean, np.log(self.std)])
+    def _scale(self) -> np.ndarray:
+        return self.std
 
     @staticmethod
     def num_params_for(dim: int) -> int:
@@ -219,12 +230,6 @@ class DiagonalGaussian(SearchDistribution):
     @property
     def cholesky(self) -> np.ndarray:
         return np.diag(self.std)
-
-    def _transform(self, eps):
-        return self.mean + self.std * eps
-
-    def log_prob(self, x):
-        return gaussian_log_prob(self._check_x(x), self.mean, self.std)
 
     def score(self, x):
         x = self._check_x(x)

@@ -193,8 +193,16 @@ def test_checkpoint_resume_in_process_is_bitwise_exact(tmp_path, reference):
     quiet(ESConfig(**{**TINY, "generations": 4, "checkpoint": ckpt, "checkpoint_every": 2}))
     resumed = quiet(ESConfig(**{**TINY, "checkpoint": ckpt, "checkpoint_every": 2}))
     assert resumed["theta_sha256"] == reference["theta_sha256"]
-    with pytest.raises(ValueError, match="other settings"):  # a checkpoint of another run is refused
+    with pytest.raises(ValueError, match="another run.*sigma"):  # a checkpoint of another run is refused
         quiet(ESConfig(**{**TINY, "sigma": 0.2, "checkpoint": ckpt}))
+
+
+def test_naive_baseline_refuses_what_it_does_not_implement(capsys):
+    from pgnotes.distributed import naive
+
+    with pytest.raises(ValueError, match="does not implement checkpoint"):
+        naive.main(["--checkpoint", "es.ckpt", "--directions", "2", "--generations", "1"])
+    assert '"event": "error"' in capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -135,6 +135,12 @@ class ESConfig:
     timing_barrier: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
+    #: Settings a resumed run may change (:func:`pgnotes.checkpoint.check_resumable`): they do not
+    #: change the trajectory of theta (``generations``: a run may be extended; file paths, the
+    #: collective timeouts, fault injection, benchmark barriers, extra notes).
+    MAY_CHANGE: ClassVar[tuple[str, ...]] = ("generations", "checkpoint", "checkpoint_every", "timeout_s", "setup_timeout_s",
+                                             "out", "theta_out", "kill_at", "hang_at", "timing_barrier", "extra")
+
     def __post_init__(self):
         if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
             raise TypeError(f"hidden must be a sequence of layer sizes, e.g. (16,), got {type(self.hidden).__name__}")
@@ -192,13 +198,8 @@ class ESConfig:
         return cls(**d)
 
     def fingerprint(self) -> str:
-        """Hash of the settings that determine the trajectory of theta (a checkpoint must match it).
-
-        Excludes ``generations`` (a run may be extended), file paths, the collective timeout
-        and fault injection.
-        """
-        skip = {"generations", "checkpoint", "checkpoint_every", "timeout_s", "setup_timeout_s", "out", "theta_out", "kill_at", "hang_at", "timing_barrier", "extra"}
-        d = {k: v for k, v in self.to_dict().items() if k not in skip}
+        """Hash of the settings that determine the trajectory of theta: all but ``MAY_CHANGE``."""
+        d = {k: v for k, v in self.to_dict().items() if k not in self.MAY_CHANGE}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_argv(self) -> list[str]:

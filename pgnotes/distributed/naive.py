@@ -23,29 +23,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
-from pgnotes.checkpoint import write_json_atomic
-from pgnotes.distributed.algorithm import (
-    ESConfig,
-    ESState,
-    check_world_size,
-    direction_draw,
-    es_update,
-    gather_to_arrays,
-    max_block,
-    partition,
-    perturb,
-    signs,
-    theta_digest,
-)
-from pgnotes.distributed.noise_table import NoiseTable, job_tag, shared_noise_table
-from pgnotes.distributed.spmd_es import World, build_parser, emit, git_commit
+from pgnotes.distributed.algorithm import (ESConfig, ESState, check_world_size, direction_draw, es_update,
+                                           gather_to_arrays, max_block, partition, perturb, signs)
+from pgnotes.distributed.spmd_es import World, command, emit, finish, open_noise_table
 from pgnotes.distributed.tasks import make_task
 
 
@@ -71,10 +57,7 @@ def _run(config: ESConfig, world: World) -> dict[str, Any]:
     es = None
     table = None
     if world.rank == 0:  # only the master needs theta and the noise
-        if world.distributed:
-            table = shared_noise_table(config.seed, config.noise_size, local_rank=world.local_rank, tag=job_tag())
-        else:
-            table = NoiseTable.build(config.seed, config.noise_size)
+        table = open_noise_table(config, world)
         table.check_dim(dim)
         es = ESState(task.initial_theta(config.seed), config.lr, config.weight_decay)
     emit("start", rank=world.rank, world_size=world.size, pid=os.getpid(), restart=world.restart,
@@ -150,35 +133,12 @@ def _run(config: ESConfig, world: World) -> dict[str, Any]:
         table.unlink()
     if world.rank != 0:
         return {"rank": world.rank}
-    theta = es.theta.copy()
-    result = {
-        "algorithm": "ES with full-vector communication (master scatters parameter vectors)",
-        "config": config.to_dict(), "world_size": world.size, "dim": int(dim), "popsize": config.popsize,
-        "commit": git_commit(), "theta_sha256": theta_digest(theta), "history": history,
-        "wall_s": time.perf_counter() - t_start, "restarts": world.restart,
-    }
-    if theta.size <= 20000:
-        result["theta"] = theta.astype(float).tolist()
-    if config.theta_out:
-        Path(config.theta_out).parent.mkdir(parents=True, exist_ok=True)
-        np.save(config.theta_out, theta)
-    if config.out:
-        write_json_atomic(config.out, result)
-    emit("done", theta_sha256=result["theta_sha256"], wall_s=result["wall_s"])
-    return result
+    return finish(config, world, "ES with full-vector communication (master scatters parameter vectors)", es.theta,
+                  history, wall_s=time.perf_counter() - t_start)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser("python -m pgnotes.distributed.naive").parse_args(argv)
-    try:
-        config = ESConfig(**vars(args))
-        if config.checkpoint or config.kill_at or config.hang_at:
-            raise ValueError("the naive baseline supports neither checkpoint nor kill_at/hang_at")
-        run(config)
-    except Exception as error:
-        emit("error", rank=int(os.environ.get("RANK", "0")), type=type(error).__name__, message=str(error))
-        raise
-    return 0
+    return command(run, argv, "python -m pgnotes.distributed.naive", unsupported=("checkpoint", "kill_at", "hang_at"))
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from pgnotes.checkpoint import load_checkpoint, save_checkpoint, write_json_atomic
+from pgnotes.checkpoint import check_resumable, load_checkpoint, save_checkpoint, write_json_atomic
 from pgnotes.distributed.algorithm import (
     ESConfig,
     ESState,
@@ -67,7 +67,7 @@ from pgnotes.distributed.algorithm import (
 )
 from pgnotes.distributed.noise_table import NoiseTable, job_tag, shared_noise_table
 from pgnotes.distributed.tasks import make_task
-from pgnotes.provenance import git_commit
+from pgnotes.provenance import environment, git_commit
 
 EVENT_PREFIX = "PGNOTES_ES "
 
@@ -131,20 +131,33 @@ class World:
             dist.destroy_process_group()
 
 
+def open_noise_table(config: ESConfig, world: World) -> NoiseTable:
+    """The run's noise table: one shared-memory copy per machine under torchrun, else built here."""
+    if world.distributed:
+        return shared_noise_table(config.seed, config.noise_size, local_rank=world.local_rank, tag=job_tag())
+    return NoiseTable.build(config.seed, config.noise_size)
+
+
 def _fresh_state(config: ESConfig, task) -> dict[str, Any]:
     theta = task.initial_theta(config.seed)
     es = ESState(theta, config.lr, config.weight_decay)
-    return {"generation": 0, "es": es.state_dict(), "history": [], "fingerprint": config.fingerprint()}
+    return {"generation": 0, "es": es.state_dict(), "history": []}
 
 
 def _load_or_init(config: ESConfig, task, world: World) -> dict[str, Any]:
-    """Rank 0 loads the checkpoint if there is one, and everyone receives the same state."""
+    """Rank 0 loads the checkpoint if there is one, and everyone receives the same state.
+
+    A checkpoint continues only the run that wrote it: :func:`pgnotes.checkpoint.check_resumable`
+    compares its settings with these, except those in ``ESConfig.MAY_CHANGE``.
+    """
     state = None
     if world.rank == 0:
         if config.checkpoint and os.path.exists(config.checkpoint):
             state = load_checkpoint(config.checkpoint)
-            if state.get("fingerprint") != config.fingerprint():
-                state = {"error": f"checkpoint {config.checkpoint} was written by a run with other settings"}
+            try:
+                check_resumable(config.checkpoint, state.get("config", {}), config.to_dict(), may_change=ESConfig.MAY_CHANGE)
+            except ValueError as error:  # every rank raises it, not only rank 0
+                state = {"error": str(error)}
         else:
             state = _fresh_state(config, task)
     state = world.broadcast_object(state)
@@ -175,10 +188,7 @@ def _run(config: ESConfig, world: World, on_generation) -> dict[str, Any]:
 
     task = make_task(config)
     dim = task.dim
-    if world.distributed:
-        table = shared_noise_table(config.seed, config.noise_size, local_rank=world.local_rank, tag=job_tag())
-    else:
-        table = NoiseTable.build(config.seed, config.noise_size)
+    table = open_noise_table(config, world)
     table.check_dim(dim)
 
     state = _load_or_init(config, task, world)
@@ -235,44 +245,44 @@ def _run(config: ESConfig, world: World, on_generation) -> dict[str, Any]:
         if world.rank == 0:
             if config.checkpoint and (done % config.checkpoint_every == 0 or done == config.generations):
                 save_checkpoint(config.checkpoint, {
-                    "generation": done, "es": es.state_dict(), "history": history,
-                    "fingerprint": config.fingerprint(), "config": config.to_dict(),
+                    "generation": done, "es": es.state_dict(), "history": history, "config": config.to_dict(),
                 })
             emit("generation", **record, generations=config.generations)
             if on_generation is not None:
                 on_generation(record)
 
-    result = _result(config, world, es, task, history, setup_s, time.perf_counter() - t_start)
     world.barrier(setup=True)  # everyone is done with the noise table
     if world.distributed and world.local_rank == 0:
         table.unlink()  # the mapped copies stay valid; a crashed job leaves it for its restart
-    if world.rank == 0:
-        if config.theta_out:
-            Path(config.theta_out).parent.mkdir(parents=True, exist_ok=True)
-            np.save(config.theta_out, es.theta)
-        if config.out:
-            write_json_atomic(config.out, result)
-        emit("done", theta_sha256=result["theta_sha256"], wall_s=result["wall_s"])
-    return result
+    return finish(config, world, "OpenAI ES, Algorithm 2 (seed-only communication)", es.theta, history,
+                  setup_s=setup_s, wall_s=time.perf_counter() - t_start)
 
 
-def _result(config, world, es, task, history, setup_s, wall_s) -> dict[str, Any]:
-    theta = es.theta.copy()
+def finish(config: ESConfig, world: World, algorithm: str, theta: np.ndarray, history: list, **timings: float) -> dict[str, Any]:
+    """The result of a run (both loops): rank 0 writes ``theta_out`` and ``out`` and reports "done"."""
+    theta = np.array(theta, copy=True)
     result: dict[str, Any] = {
-        "algorithm": "OpenAI ES, Algorithm 2 (seed-only communication)",
+        "algorithm": algorithm,
         "config": config.to_dict(),
         "world_size": world.size,
         "dim": int(theta.size),
         "popsize": config.popsize,
         "commit": git_commit(),
+        "environment": environment(),
         "theta_sha256": theta_digest(theta),
         "history": history,
-        "setup_s": setup_s,
-        "wall_s": wall_s,
+        **timings,
         "restarts": world.restart,
     }
     if theta.size <= 20000:
         result["theta"] = theta.astype(float).tolist()
+    if world.rank == 0:
+        if config.theta_out:
+            Path(config.theta_out).parent.mkdir(parents=True, exist_ok=True)
+            np.save(config.theta_out, theta)
+        if config.out:
+            write_json_atomic(config.out, result)
+        emit("done", theta_sha256=result["theta_sha256"], wall_s=result["wall_s"])
     return result
 
 
@@ -298,15 +308,26 @@ def build_parser(prog: str = "python -m pgnotes.distributed.spmd_es") -> argpars
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def command(run: Callable[[ESConfig], Any], argv: list[str] | None, prog: str, *, unsupported: tuple[str, ...] = ()) -> int:
+    """The command line of both loops: parse an :class:`ESConfig`, run, report an error as an event.
+
+    ``unsupported`` names settings this loop does not implement; setting one is an error.
+    """
+    args = build_parser(prog).parse_args(argv)
     try:
         config = ESConfig(**vars(args))
+        given = [name for name in unsupported if getattr(config, name)]
+        if given:
+            raise ValueError(f"{prog} does not implement {', '.join(given)}")
         run(config)
     except Exception as error:
         emit("error", rank=int(os.environ.get("RANK", "0")), type=type(error).__name__, message=str(error))
         raise
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command(run, argv, "python -m pgnotes.distributed.spmd_es")
 
 
 if __name__ == "__main__":
