@@ -122,3 +122,21 @@ def test_a_run_stopped_by_its_time_budget_resumes_to_the_same_theta(tmp_path):
     np.testing.assert_array_equal(final["theta"], whole["theta"])
     np.testing.assert_array_equal(final["obs_mean"], whole["obs_mean"])
     assert final["finished"] and history.iteration == [2, 4]
+
+
+def test_committed_swimmer_checkpoints_resume_through_optimize(tmp_path):
+    """The converted checkpoints of results/checkpoints/ars hold optimize's format and resume (seed 7 had reached 325)."""
+    import shutil
+    from pathlib import Path
+
+    from pgnotes.checkpoint import load_checkpoint
+
+    root = Path(__file__).resolve().parents[1] / "results" / "checkpoints" / "ars"
+    for k in range(5, 10):
+        saved = load_checkpoint(root / f"swimmer-v1_seed{k}.ckpt")
+        assert {"solver", "fitness", "callbacks", "settings"} <= set(saved) and saved["settings"]["seed"] == k
+    path = tmp_path / "seed7.ckpt"
+    shutil.copy(root / "swimmer-v1_seed7.ckpt", path)
+    settings = {k: v for k, v in load_checkpoint(path)["settings"].items() if k not in ("solver", "dim", "popsize")}
+    history, final = train_ars(ARSConfig(**settings), checkpoint=path, progress=False)
+    assert history.episodes_to_threshold == 140 and final["episodes"] == 140 and final["finished"]

@@ -2,11 +2,13 @@
 
 Run it (resumable: interrupt it at any point and run the same command again)::
 
-    python -m pgnotes.experiments.ars_mujoco --preset swimmer-v1 --seeds 0 1 2 3 4
-    python -m pgnotes.experiments.ars_mujoco --preset halfcheetah-v2t --seeds 0 --time-budget 600 --workers 2
+    pgnotes ars-mujoco --preset swimmer-v1 --seeds 0 1 2 3 4
+    pgnotes ars-mujoco --preset halfcheetah-v2t --seeds 0 --time-budget 600 --workers 2
 
-Each (preset, seed) run checkpoints atomically after every iteration to
-``results/checkpoints/ars/<preset>_seed<k>.ckpt`` (relative to the current directory; committed with the results so a run resumes on any machine); ``results/ars_<preset>.json`` is rewritten atomically
+Each (preset, seed) run goes through :func:`pgnotes.ars_training.train_ars` (the one runner,
+:func:`pgnotes.solvers.optimize`), which checkpoints atomically after every iteration to
+``<checkpoint>/<preset>_seed<k>.ckpt`` (default ``results/checkpoints/ars``, relative to the current
+directory; committed with the results so a run resumes on any machine); ``results/ars_<preset>.json`` is rewritten atomically
 after every run segment with the config, commit, per-seed learning curves, episodes to threshold
 and CPU/wall time, and a ``status`` per seed: ``"reached"`` (threshold reached), ``"budget"``
 (``max_episodes`` used without reaching it) or ``"stopped"`` (time budget hit; run the command
@@ -17,17 +19,19 @@ normalization (V1; with N = b = 1, V1 and V1-t coincide), HalfCheetah and Hopper
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import json
 import os
 import platform
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from pgnotes.checkpoint import write_json_atomic
+from pgnotes import command
 from pgnotes.ars_training import ARSConfig, train_ars
-from pgnotes.provenance import git_commit
+from pgnotes.checkpoint import write_json_atomic
 
 
 PRESETS: dict[str, ARSConfig] = {
@@ -52,30 +56,39 @@ PAPER_TABLE1 = {
 }
 
 
-def run(args: argparse.Namespace) -> int:
-    config = PRESETS[args.preset]
-    if args.max_episodes is not None:
-        config = dataclasses.replace(config, max_episodes=args.max_episodes)
-    out = Path(args.out) if args.out else Path("results") / f"ars_{args.preset}.json"  # relative to the cwd
-    ckpt_dir = Path(args.checkpoint_dir)
-    previous = {}
-    if out.exists():
-        import json
+@dataclass
+class Config:
+    """Which preset and seeds to run (the presets' hyperparameters are in PRESETS)."""
 
-        previous = {r["seed"]: r for r in json.loads(out.read_text()).get("runs", [])}
-    runs = dict(previous)
-    deadline = None if args.time_budget is None else time.perf_counter() + args.time_budget
-    for seed in args.seeds:
+    preset: Literal["swimmer-v1", "swimmer-v2t", "halfcheetah-v2t", "hopper-v2t"] = "swimmer-v1"  #: hyperparameters of the paper for one task and version
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  #: training seeds
+    max_episodes: int | None = None  #: override the preset's training-episode budget (a larger one continues "budget" runs)
+    workers: int = 1  #: rollout processes
+    out: str = "results/ars_{preset}.json"  #: results file, relative to the current directory
+    checkpoint: str = "results/checkpoints/ars"  #: folder of the per-seed checkpoints, relative to the current directory
+    time_budget: float | None = None  #: seconds for this invocation; run the command again to continue
+    progress: bool = True  #: progress bars
+
+
+def run(config: Config) -> int:
+    preset = PRESETS[config.preset]
+    if config.max_episodes is not None:
+        preset = dataclasses.replace(preset, max_episodes=config.max_episodes)
+    out = command.out_path(config)
+    ckpt_dir = Path(config.checkpoint)
+    runs = {r["seed"]: r for r in json.loads(out.read_text()).get("runs", [])} if out.exists() else {}
+    deadline = None if config.time_budget is None else time.perf_counter() + config.time_budget
+    for seed in config.seeds:
         done = runs.get(seed, {}).get("status")
-        if done == "reached" or (done == "budget" and runs[seed]["episodes"] + 2 * config.n_directions > config.max_episodes):
+        if done == "reached" or (done == "budget" and runs[seed]["episodes"] + 2 * preset.n_directions > preset.max_episodes):
             continue  # finished (a larger --max-episodes resumes a "budget" run from its checkpoint)
         left = None if deadline is None else deadline - time.perf_counter()
         if left is not None and left <= 0:
             break
-        cfg = dataclasses.replace(config, seed=seed, workers=args.workers)
+        cfg = dataclasses.replace(preset, seed=seed, workers=config.workers)
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        history, final = train_ars(cfg, checkpoint=ckpt_dir / f"{args.preset}_seed{seed}.ckpt",
-                                   progress=not args.quiet, time_budget=left)
+        history, final = train_ars(cfg, checkpoint=ckpt_dir / f"{config.preset}_seed{seed}.ckpt",
+                                   progress=config.progress, time_budget=left)
         status = "reached" if history.episodes_to_threshold is not None else ("budget" if final["finished"] else "stopped")
         seg = {"wall_s": time.perf_counter() - wall0, "main_cpu_s": time.process_time() - cpu0}
         old = runs.get(seed, {})
@@ -85,39 +98,22 @@ def run(args: argparse.Namespace) -> int:
             "best_eval_return": max(history.eval_return, default=None),
             "final_eval_return": history.eval_return[-1] if history.eval_return else None,
             "wall_s": old.get("wall_s", 0.0) + seg["wall_s"], "segments": old.get("segments", 0) + 1,
-            "workers": args.workers, "history": dataclasses.asdict(history), "theta": final["theta"].tolist(),
+            "workers": config.workers, "history": dataclasses.asdict(history), "theta": final["theta"].tolist(),
             "obs_mean": final["obs_mean"].tolist(), "obs_std": final["obs_std"].tolist(),
         }
-        print(f"{args.preset} seed {seed}: {status}, episodes to threshold {history.episodes_to_threshold}, "
-              f"best eval {runs[seed]['best_eval_return']:.1f}, {final['episodes']} episodes, {seg['wall_s']:.0f} s", flush=True)
+        best = runs[seed]["best_eval_return"]
+        print(f"{config.preset} seed {seed}: {status}, episodes to threshold {history.episodes_to_threshold}, "
+              f"best eval {'-' if best is None else f'{best:.1f}'}, {final['episodes']} episodes, {seg['wall_s']:.0f} s", flush=True)
+        header = command.results_header("ars_mujoco", dataclasses.replace(config, seeds=sorted(runs)))
         write_json_atomic(out, {
-            "preset": args.preset, "config": dataclasses.asdict(config), "commit": git_commit(),
-            "command": f"python -m pgnotes.experiments.ars_mujoco --preset {args.preset} --seeds "
-                       + " ".join(map(str, sorted(runs)))
-                       + (f" --max-episodes {args.max_episodes}" if args.max_episodes is not None else "")
-                       + (f" --out {args.out}" if args.out else ""),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "experiment": header["experiment"], "preset": config.preset,
+            "config": dataclasses.asdict(preset),  # the ARS hyperparameters (chapter 4 and the appendix read them)
+            "run_config": header["config"], "commit": header["commit"], "command": header["command"],
+            "environment": header["environment"], "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
             "paper_table1": PAPER_TABLE1, "runs": [runs[k] for k in sorted(runs)],
         })
     return 0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="swimmer-v1")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--workers", type=int, default=1, help="rollout processes (default 1)")
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds for this invocation; resume later")
-    parser.add_argument("--max-episodes", type=int, default=None, help="override the preset's episode budget")
-    parser.add_argument("--out", default=None, help="results file (default results/ars_<preset>.json, relative to the cwd)")
-    parser.add_argument("--checkpoint-dir", default="results/checkpoints/ars", help="checkpoints, relative to the cwd (default: %(default)s)")
-    parser.add_argument("--quiet", action="store_true")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))
