@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from pgnotes.checkpoint import write_json_atomic
+from pgnotes.provenance import environment, git_commit
 from pgnotes.evaluation import LinearPolicyFitness
 
 
@@ -44,7 +45,8 @@ def main(argv=None) -> int:
         print(f"{workers:>7} {args.episodes:>8} {wall:>7.2f} {args.episodes / wall:>10.1f} {load:>8.2f}", flush=True)
     if args.out:
         write_json_atomic(args.out, {"env": args.env, "cpus": os.cpu_count(), "rows": rows,
-                                     "command": "python benchmarks/ars_parallel.py --out " + args.out})
+                                     "command": "python benchmarks/ars_parallel.py --out " + args.out,
+                                     "commit": git_commit(), "environment": environment()})
     return 0
 
 

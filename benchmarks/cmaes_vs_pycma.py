@@ -28,7 +28,7 @@ import numpy as np
 from pgnotes.checkpoint import write_json_atomic
 from pgnotes.functions import as_fitness, ellipsoid, rosenbrock, sphere
 from pgnotes.solvers.cmaes import CMAES
-from pgnotes.provenance import git_commit
+from pgnotes.provenance import environment, git_commit
 
 FUNCTIONS = {"sphere": sphere, "ellipsoid": ellipsoid, "rosenbrock": rosenbrock}
 TARGET = 1e-8
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                        "max_evals": MAX_EVALS, "seeds": list(range(args.seeds)), "solver_seed": "seed + 1",
                        "pycma_version": cma.__version__},
             "commit": git_commit(),
+            "environment": environment(),
             "command": "python benchmarks/cmaes_vs_pycma.py --out " + str(args.out),
             "rows": rows,
         })

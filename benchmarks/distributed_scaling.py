@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from pgnotes.checkpoint import write_json_atomic  # noqa: E402
 from pgnotes.distributed.algorithm import ESConfig, max_block  # noqa: E402
 from pgnotes.distributed.launcher import launch  # noqa: E402
-from pgnotes.distributed.spmd_es import git_commit  # noqa: E402
+from pgnotes.provenance import environment, git_commit  # noqa: E402
 
 
 def machine() -> dict:
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     common = {"command": "python benchmarks/" + Path(__file__).name + " " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "commit": git_commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+              "commit": git_commit(), "environment": environment(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if args.part in ("scaling", "both"):
         print("Wall time per generation vs workers (Algorithm 2, torchrun --standalone, gloo)")
         m0 = machine()

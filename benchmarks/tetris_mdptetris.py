@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pgnotes.provenance import git_commit
+from pgnotes.provenance import environment, git_commit
 from pgnotes.tetris import fast
 
 # The mean of the noiseless CEM run (results/tetris_cem_none.json, iteration 80), rounded to
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         games = args.games or 3
         played = run_mdptetris_dellacherie(binary, data, games, args.time_limit)
         result = {"benchmark": "tetris_mdptetris_dellacherie", "command": command, "commit": git_commit(),
+                  "environment": environment(),
                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine,
                   "config": {"games": games, "width": 10, "height": 20, "features_file": DELLACHERIE_FILE,
                              "time_limit_s": args.time_limit}, **played}
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "tetris_mdptetris",
         "command": command,
         "commit": git_commit(),
+        "environment": environment(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine,
         "config": {"games": args.games, "width": 10, "height": 20, "weights_21": WEIGHTS_21,

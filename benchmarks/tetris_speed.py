@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from pgnotes.provenance import git_commit
+    from pgnotes.provenance import environment, git_commit
     from pgnotes.checkpoint import write_json_atomic
     from pgnotes.tetris import DELLACHERIE_WEIGHTS, fast, reference
 
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     print("published figures for comparison: a C implementation of the protocol ~260,000 pieces/s (Bertsekas), "
           "tetris-gymnasium placement wrapper 325-370/s")
     write_json_atomic(args.output, {
-        "benchmark": "tetris_speed", "commit": git_commit(), "seconds_per_row": args.seconds,
+        "benchmark": "tetris_speed", "commit": git_commit(), "environment": environment(), "seconds_per_row": args.seconds,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "rows": [{"name": k, "pieces_per_s": r, "pieces": n, "fast_over_this": base / r} for k, (r, n) in rows.items()],
         "skipped": None if isinstance(tg, dict) else tg,
