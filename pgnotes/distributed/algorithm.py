@@ -20,6 +20,10 @@ it. Nothing here depends on how many workers there are or which worker evaluated
 Fitness is **maximized**. With ``antithetic=True`` (the default, as in OpenAI's code) each
 direction is evaluated at :math:`\theta + \sigma\epsilon_k` and :math:`\theta - \sigma\epsilon_k`
 on the same episode seeds, and the population is ``2 * directions``.
+
+One module of about 430 lines (half of it :class:`ESConfig` and its documentation) so that
+everything that decides a worker's numbers, settings included, is in one file: a change here
+is a change to every worker alike.
 """
 
 from __future__ import annotations

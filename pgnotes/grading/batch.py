@@ -25,6 +25,10 @@ happened and the batch goes on. Notes name cells as a learner finds them: ``code
 a key made of its content, the cases, the limits and the grader version (with an HMAC), so an
 interrupted batch re-run grades only what is missing and writes the same gradebook. The
 gradebook and report are written atomically.
+
+One module of about 500 lines because it is the steps of one command, in order (select the
+exercises, grade a submission, cache it, write gradebook and report), each used only here; what
+runs submitted code lives in :mod:`.sandbox` and what judges its values in :mod:`.compare`.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ two time limits.
 A function that still raises ``NotImplementedError`` is "not yet solved" and scores 0.
 The in-notebook score is feedback, not a grade: a learner controls this process. Grades come
 from ``pgnotes grade``, which runs submissions in a separate, limited process.
+
+One module of about 400 lines because the case runner, its time limit and the printed
+feedback are one loop over an exercise's cases; ``pgnotes grade`` reuses its ``judge`` and
+results, so the in-notebook and batch verdicts cannot drift apart.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ Two steps keep a learner's objects away from the verdict:
    ``__array__`` is never consulted). In ``pgnotes grade`` it runs inside the sandboxed child.
 2. :func:`validate_plain` re-checks, on the trusted side, that a value decoded from JSON has
    only those types; :func:`compare` then decides pass/fail from plain values and the case.
+
+One module of about 440 lines because conversion, validation, summaries and comparison share
+one definition of a plain value (the tags, depth and size limits above): split, the two
+sides of the sandbox could disagree about what a value is.
 """
 
 from __future__ import annotations
@@ -240,29 +244,23 @@ def summarize_call(function: str, args: list, kwargs: dict) -> str:
 
 # --- comparisons ------------------------------------------------------------------------------
 
+# the plain number types (exact types: bool is not an int here): their name and numpy kind
+_PLAIN_NUMBERS = {bool: ("bool", "b"), int: ("int", "i"), float: ("float", "f")}
+
+
 def _dtype_name(x) -> str:
     """The dtype a plain value stands for, as a learner would name it."""
-    if type(x) is bool:
-        return "bool"
-    if type(x) is int:
-        return "int"
-    if type(x) is float:
-        return "float"
+    if type(x) in _PLAIN_NUMBERS:
+        return _PLAIN_NUMBERS[type(x)][0]
     if type(x) is dict and "__ndarray__" in x:
         return str(x.get("dtype") or "array")
-    if type(x) is list:
-        return "list"
-    return type(x).__name__
+    return type(x).__name__  # "list", "str", ...
 
 
 def _kind(x) -> str | None:
     """'b', 'i' or 'f' for a plain number or tagged array; None for anything else."""
-    if type(x) is bool:
-        return "b"
-    if type(x) is int:
-        return "i"
-    if type(x) is float:
-        return "f"
+    if type(x) in _PLAIN_NUMBERS:
+        return _PLAIN_NUMBERS[type(x)][1]
     if type(x) is dict and "__ndarray__" in x:
         dtype = x.get("dtype")
         if type(dtype) is not str:

@@ -21,6 +21,10 @@ converted to plain JSON values *in the child* and written as one line on a pipe 
 parent created. The parent never sees expected values leave its memory and never trusts the
 child's verdict: it only reads values, re-validates their types (:mod:`.compare`) and
 compares them itself. Anything else the child prints or writes is ignored.
+
+One module of about 560 lines (hardening, the child's jobs, the parent's driver) because the
+two ends of one pipe protocol and the limits the child applies to itself must change together;
+the trust boundary runs between the sections of this file, marked by comments.
 """
 
 from __future__ import annotations
