@@ -6,94 +6,122 @@ sum is largest, ties to the first action (Fahey's implementation breaks ties by 
 rule we do not reproduce). Games are long (a million lines and more), so this is a command
 that writes ``results/tetris_dellacherie.json``; the stored file came from::
 
-    python -m pgnotes.experiments.tetris_dellacherie --games 5 --max-pieces 5000000
+    pgnotes tetris-dellacherie --games 5 --max-pieces 5000000
 
-A capped game is counted with the lines it had cleared when it was stopped, so with capped
-games the mean is a lower bound (``capped_games`` in the results says how many).
+Game ``i`` plays the piece sequence of the ``i``-th evaluation game of the first iteration of
+:mod:`~pgnotes.experiments.tetris_cem` with the same seed. The games are spread over the workers
+one game per task, and the results file is rewritten after every finished game, so the command
+is resumable: run it again and it plays only the games still missing (``--games`` may be
+raised to add games). A capped game is counted with the lines it had cleared when it was
+stopped, so with capped games the mean is a lower bound (``capped_games`` in the results says
+how many).
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
+import json
 import os
-import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass
 
 import numpy as np
 
-from pgnotes.checkpoint import write_json_atomic
-from pgnotes.experiments.tetris_cem import EVALUATION, game_seed
-from pgnotes.provenance import git_commit
-from pgnotes.tetris import DELLACHERIE_WEIGHTS, fast
+from pgnotes import command
+from pgnotes.checkpoint import check_resumable, write_json_atomic
+from pgnotes.experiments.tetris_cem import EVALUATION, executor, game_seed, play
+from pgnotes.tetris import DELLACHERIE_WEIGHTS
 
 
-def _game(args):
-    seed, width, height, max_pieces = args
-    start = time.perf_counter()
-    result = fast.play_game(DELLACHERIE_WEIGHTS, "dellacherie", width=width, height=height, seed=seed, max_pieces=max_pieces)
-    return {"seed": seed, "lines": result.lines, "pieces": result.pieces, "game_over": result.game_over,
-            "seconds": time.perf_counter() - start}
+@dataclass
+class Config:
+    """Settings of the Dellacherie reference run (the stored file: 5 games capped at 5,000,000 pieces)."""
+
+    games: int = 10  #: games to play (raise it to add games to a finished run)
+    seed: int = 0  #: seed of the piece sequences (those of tetris-cem's evaluation games with this seed)
+    width: int = 10  #: board width
+    height: int = 20  #: board height
+    max_pieces: int | None = None  #: cap on the pieces of one game (none: play until the board tops out)
+    out: str = "results/tetris_dellacherie.json"  #: results file, relative to the current directory
+    time_budget: float | None = None  #: seconds for this invocation (games in progress finish); run again to continue
+    workers: int = os.cpu_count() or 1  #: processes playing games, one game each at a time
 
 
-def evaluate(games: int = 10, *, seed: int = 0, width: int = 10, height: int = 20, max_pieces: int | None = None,
-             workers: int = 1) -> dict:
-    """Play ``games`` games with Dellacherie's controller; return per-game results and their summary."""
-    tasks = [(game_seed(seed, 0, EVALUATION, i), width, height, max_pieces) for i in range(games)]
-    start = time.perf_counter()
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            played = list(pool.map(_game, tasks))
-    else:
-        played = [_game(t) for t in tasks]
+def summarize(config: Config, played: list[dict], seconds: float) -> dict:
+    """The results file: header, summary of the games played so far, and the games."""
     lines = np.array([g["lines"] for g in played], dtype=np.float64)
     return {
-        "experiment": "tetris_dellacherie",
-        "config": {"games": games, "seed": seed, "width": width, "height": height, "max_pieces": max_pieces,
-                   "weights": DELLACHERIE_WEIGHTS.tolist(), "features": "dellacherie", "pieces": "uniform"},
-        "seed": seed,
-        "commit": git_commit(),
-        "wall_time_s": time.perf_counter() - start,
-        "workers": workers,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "mean_lines": float(lines.mean()),
-        "std_lines": float(lines.std(ddof=1)) if games > 1 else 0.0,
-        "min_lines": int(lines.min()),
-        "max_lines": int(lines.max()),
+        **command.results_header("tetris_dellacherie", config),
+        "status": "complete" if len(played) >= config.games else "stopped",
+        "games_done": len(played),
+        "seed": config.seed,
+        "weights": DELLACHERIE_WEIGHTS.tolist(),
+        "features": "dellacherie",
+        "wall_time_s": seconds,
+        "workers": config.workers,
+        "mean_lines": float(lines.mean()) if len(played) else None,
+        "std_lines": float(lines.std(ddof=1)) if len(played) > 1 else 0.0,
+        "min_lines": int(lines.min()) if len(played) else None,
+        "max_lines": int(lines.max()) if len(played) else None,
         "capped_games": int(sum(not g["game_over"] for g in played)),
-        "pieces_per_s": float(sum(g["pieces"] for g in played) / sum(g["seconds"] for g in played)),
+        "pieces_per_s": float(sum(g["pieces"] for g in played) / sum(g["seconds"] for g in played)) if played else None,
         "games": played,
     }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--games", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--width", type=int, default=10)
-    parser.add_argument("--height", type=int, default=20)
-    parser.add_argument("--max-pieces", type=int, default=None, help="cap on the length of a game (default: none)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--output", default="results/tetris_dellacherie.json",
-                        help="results JSON, relative to the current directory (default: %(default)s)")
+def evaluate(config: Config) -> dict:
+    """Play the games of ``config`` not yet in its results file; return (and write) the results."""
+    out = command.out_path(config)
+    played: list[dict] = []
+    wall = 0.0
+    if out.exists():
+        saved = json.loads(out.read_text())
+        # files written before this command had a Config also listed the fixed weights, features and pieces
+        check_resumable(out, saved["config"], dataclasses.asdict(config),
+                        may_change=("games", "out", "time_budget", "workers", "weights", "features", "pieces"))
+        played, wall = saved["games"], saved["wall_time_s"]
+    index = {game_seed(config.seed, 0, EVALUATION, i): i for i in range(config.games)}
+    done = {g["seed"] for g in played}
+    todo = [s for s in index if s not in done]
+    start = time.perf_counter()
+    pool, running = executor(config.workers), {}
+    try:
+        while todo or running:
+            in_budget = config.time_budget is None or time.perf_counter() - start <= config.time_budget
+            while todo and in_budget and len(running) < config.workers:  # one game per free worker
+                seed = todo.pop(0)
+                running[pool.submit(play, DELLACHERIE_WEIGHTS, [seed], "dellacherie", config.width, config.height,
+                                    "uniform", config.max_pieces)] = seed
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                (lines, pieces, game_over, seconds), = future.result()
+                played.append({"seed": running.pop(future), "lines": lines, "pieces": pieces, "game_over": game_over,
+                               "seconds": seconds})
+            played.sort(key=lambda g: index.get(g["seed"], len(index)))
+            write_json_atomic(out, summarize(config, played, wall + time.perf_counter() - start))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    results = summarize(config, played, wall + time.perf_counter() - start)
+    write_json_atomic(out, results)
+    return results
 
 
-def run(args: argparse.Namespace) -> int:
-    results = evaluate(args.games, seed=args.seed, width=args.width, height=args.height,
-                       max_pieces=args.max_pieces, workers=args.workers)
-    write_json_atomic(Path(args.output), results)
-    print(f"Dellacherie: mean {results['mean_lines']:,.0f} lines over {args.games} games "
-          f"(sd {results['std_lines']:,.0f}, min {results['min_lines']:,}, max {results['max_lines']:,}); "
-          f"{results['wall_time_s']:.0f} s; {args.output}")
+def describe(results: dict) -> str:
+    """One line about a results file of this command."""
+    return (f"Dellacherie: mean {results['mean_lines']:,.0f} lines over {len(results['games'])} games "
+            f"(sd {results['std_lines']:,.0f}, min {results['min_lines']:,}, max {results['max_lines']:,}); "
+            f"{results['wall_time_s']:.0f} s; {results['status']}")
+
+
+def run(config: Config) -> int:
+    """``pgnotes tetris-dellacherie``: play the games still missing, then print a summary."""
+    print(describe(evaluate(config)), "->", command.out_path(config))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main(__name__))

@@ -19,7 +19,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pgnotes import _validate
-from pgnotes.checkpoint import check_resumable, load_checkpoint, save_checkpoint
+from pgnotes.checkpoint import (check_resumable, load_checkpoint, load_portable_checkpoint, save_checkpoint,
+                                save_portable_checkpoint)
 from pgnotes.solvers.base import Solver
 
 
@@ -132,7 +133,10 @@ def optimize(
         If given, the state of the solver, of ``f`` and of every callback that has
         ``state_dict``/``load_state_dict``, and the history, are saved there atomically every
         ``checkpoint_every`` generations, and a run started with an existing checkpoint
-        resumes from it (bit-identical to an uninterrupted run).
+        resumes from it (bit-identical to an uninterrupted run). A path ending in ``.json`` is
+        written as portable JSON (:func:`pgnotes.checkpoint.save_portable_checkpoint`: every
+        state must then be made of dicts, lists, numbers, strings and arrays), for checkpoints
+        committed with their results; any other path is pickled.
     time_budget : float, optional
         Seconds this call may run: no generation starts after it is spent (resume by calling
         again with the same ``checkpoint``).
@@ -178,6 +182,7 @@ def optimize(
         if not isinstance(checkpoint, (str, os.PathLike)):
             raise TypeError(f"checkpoint must be a path (str or os.PathLike) or None, got {type(checkpoint).__name__}")
         _writable_file("checkpoint", Path(checkpoint))
+    portable = checkpoint is not None and str(checkpoint).endswith(".json")
     if time_budget is not None:
         time_budget = _validate.positive("time_budget", time_budget)
     if settings is not None:
@@ -193,7 +198,7 @@ def optimize(
 
     history, evaluations, elapsed, stopped = History(), 0, 0.0, False
     if checkpoint is not None and Path(checkpoint).exists():
-        saved = load_checkpoint(checkpoint)
+        saved = (load_portable_checkpoint if portable else load_checkpoint)(checkpoint)
         _validate.mapping(f"the checkpoint {str(checkpoint)!r}", saved, ("solver", "history", "evaluations", "elapsed"))
         check_resumable(checkpoint, saved.get("settings", {}), run_settings, may_change=may_change)
         solver.load_state_dict(saved["solver"])
@@ -228,7 +233,7 @@ def optimize(
             bar.set_postfix(best=f"{history.best_so_far[-1]:.4g}", refresh=False)
             stop = any(bool(cb(solver, history)) for cb in callbacks)
             if checkpoint is not None and (len(history) % checkpoint_every == 0 or stop or done()):
-                save_checkpoint(
+                (save_portable_checkpoint if portable else save_checkpoint)(
                     checkpoint,
                     {"solver": solver.state_dict(), "history": history.to_dict(), "evaluations": evaluations,
                      "elapsed": time.perf_counter() - start, "settings": run_settings, "stopped": stop, **states()},
