@@ -130,8 +130,11 @@ def run(config: Config) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [{"regime": regime, "seed": seed} for regime in REGIMES for seed in config.seeds]
     results = command.run_jobs(config, "distributed_multienv", jobs, train, summarize=summarize, report=report,
-                               extra={"train_variants": train_variants, "heldout_variants": heldout,
-                                      "heldout_ranges": HELDOUT_RANGES})
+                               extra=lambda runs: {
+                                   "train_variants": train_variants, "heldout_variants": heldout,
+                                   "heldout_ranges": HELDOUT_RANGES,
+                                   # the experiment's time: its runs' (training and evaluation), over every invocation
+                                   "wall_s": sum(r["train_s"] for r in runs)})
     for regime, stages in results.get("summary", {}).items():
         for label, s in stages.items():
             print(f"{regime:18s} ({label} stage): held-out mean {s['heldout_mean']:6.1f} "

@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 
 from pgnotes import command
+from pgnotes.experiments.reinforce_cartpole import CARTPOLE_EVALUATION, train_on_cartpole
 
 ALGOS = ("ppo", "trpo")
 BUDGET = {"ppo": 200_000, "trpo": 300_000}
@@ -55,17 +56,9 @@ def run_seed(algo: str, seed: int, budget: int, progress: bool = False) -> dict:
         from pgnotes.rl.ppo import train
     else:
         from pgnotes.rl.natural_pg import train
-    result, seconds = command.timed(train, total_steps=budget, seed=seed, eval_threshold=450.0, target=475.0,
-                                    stop_at_target=True, eval_episodes=100, progress=progress)
-    h = result.history
-    return {
-        "algo": algo,
-        "seed": seed,
-        "config": result.config.to_dict(),
-        "solved_at_steps": h.solved_at,
-        "history": h.to_dict(),
-        **seconds,
-    }
+    result, record = train_on_cartpole(train, seed=seed, progress=progress, total_steps=budget, stop_at_target=True)
+    return {"algo": algo, "seed": seed, **record, "solved_at_steps": result.history.solved_at,
+            "history": result.history.to_dict()}
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -95,7 +88,8 @@ def run(config: Config) -> int:
     results = command.run_jobs(
         config, "ppo_cartpole", jobs, lambda algo, seed: run_seed(algo, seed, budget, config.progress),
         summarize=summarize, report=report,
-        extra={"algo": config.algo, "env_id": "CartPole-v1", "target": 475.0, "eval_episodes": 100,
+        extra={"algo": config.algo, "env_id": "CartPole-v1", "target": CARTPOLE_EVALUATION["target"],
+               "eval_episodes": CARTPOLE_EVALUATION["eval_episodes"],
                "evaluation": "stochastic policy, 100 fresh episodes, whenever a training batch averages >= 450, until one "
                              "reaches 475; steps are training steps of kept episodes (evaluation episodes not counted)"})
     if "summary" in results:

@@ -57,19 +57,32 @@ def final_params(policy) -> list[float]:
     return parameters_to_vector(policy.parameters()).detach().double().tolist()
 
 
+#: Chapter 2's CartPole evaluation, shared by every policy-gradient run on CartPole (here and in
+#: :mod:`pgnotes.experiments.ppo_cartpole`): whenever a training batch averages >= 450, the stochastic
+#: policy plays 100 fresh episodes; the run is solved at the first evaluation averaging >= 475.
+CARTPOLE_EVALUATION = {"eval_threshold": 450.0, "target": 475.0, "eval_episodes": 100}
+
+
+def train_on_cartpole(train, *, seed: int, progress: bool, **settings) -> tuple:
+    """``train(**settings)`` on CartPole-v1 with :data:`CARTPOLE_EVALUATION`, timed.
+
+    Returns the trainer's result and the start of the run's record: the trainer's configuration,
+    its CPU and wall seconds.
+    """
+    result, seconds = command.timed(train, seed=seed, progress=progress, **CARTPOLE_EVALUATION, **settings)
+    return result, {"config": result.config.to_dict(), **seconds}
+
+
 def run_one(variant: str, seed: int, episodes: int, progress: bool = False) -> dict:
     """Train one variant with one seed; return a JSON-ready record (curves, evaluations, timings)."""
     from pgnotes.rl.reinforce import train
 
-    result, seconds = command.timed(
-        train, **VARIANTS[variant], total_episodes=episodes, seed=seed, eval_threshold=450.0, target=475.0,
-        eval_episodes=100, progress=progress,
-    )
+    result, record = train_on_cartpole(train, seed=seed, progress=progress, **VARIANTS[variant], total_episodes=episodes)
     h = result.history
     return {
         "variant": variant,
         "seed": seed,
-        "config": result.config.to_dict(),
+        **record,
         "solved_at": h.solved_at,
         "final_eval_mean": h.eval_mean[-1],
         "final_eval_std": h.eval_std[-1],
@@ -80,7 +93,6 @@ def run_one(variant: str, seed: int, episodes: int, progress: bool = False) -> d
         "eval_mean": h.eval_mean,
         # the trained policy, flat (torch.nn.utils.parameters_to_vector order): chapter 2 watches it act
         "final_params": final_params(result.policy),
-        **seconds,
     }
 
 
@@ -117,7 +129,8 @@ def run(config: Config) -> int:
     results = command.run_jobs(
         config, "reinforce_cartpole", jobs, lambda variant, seed: run_one(variant, seed, config.episodes, config.progress),
         summarize=summarize, report=report,
-        extra={"env_id": "CartPole-v1", "target": 475.0, "eval_episodes": 100,
+        extra={"env_id": "CartPole-v1", "target": CARTPOLE_EVALUATION["target"],
+               "eval_episodes": CARTPOLE_EVALUATION["eval_episodes"],
                "evaluation": "stochastic policy, 100 fresh episodes; evaluated whenever a training batch averages >= 450, "
                              "until 475 is reached, and at the end"})
     for variant, s in results.get("summary", {}).items():
