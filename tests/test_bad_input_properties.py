@@ -270,8 +270,9 @@ for cls, make in _solver_factories().items():
          st.one_of(WRONG_TYPE.filter(lambda v: not isinstance(v, dict)), st.just({}), st.just({"solver": cls})))
 
 # the pure functions of NES and OpenAI ES, and CMA-ES parameters
-case("nes.shape_fitness(fitness)", lambda v: nes.shape_fitness(v), "fitness", bad_array((5,), allow_wrong_shape=False))
-case("nes.shape_fitness(shaping)", lambda v: nes.shape_fitness(np.arange(5.0), v), "shaping", bad_choice(nes.SHAPINGS).filter(lambda v: not callable(v)))
+case("shaping.shape_fitness(fitness)", lambda v: shaping.shape_fitness(v), "fitness", bad_array((5,), allow_wrong_shape=False))
+case("shaping.shape_fitness(shaping)", lambda v: shaping.shape_fitness(np.arange(5.0), v), "shaping", bad_choice(shaping.SHAPINGS).filter(lambda v: not callable(v)))
+case("shaping.nes_utilities(fitness)", shaping.nes_utilities, "fitness", st.one_of(bad_array((5,), allow_wrong_shape=False), st.just([]), st.just(np.ones((2, 2)))))
 case("nes.search_gradient(scores)", lambda v: nes.search_gradient(v, np.ones(4)), "scores", bad_array((4, 3)))
 case("nes.search_gradient(utilities)", lambda v: nes.search_gradient(np.ones((4, 3)), v), "utilities", bad_array((4,)))
 case("nes.empirical_fisher(scores)", nes.empirical_fisher, "scores", bad_array((4, 3)))
