@@ -35,7 +35,7 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -46,11 +46,10 @@ from pgnotes import _validate, command
 from pgnotes.checkpoint import check_resumable, load_portable_checkpoint, save_portable_checkpoint, write_json_atomic
 from pgnotes.solvers.cem import CEM
 from pgnotes.solvers.runner import History, optimize
-from pgnotes.tetris import fast
 from pgnotes.tetris.features import n_features
+from pgnotes.tetris.games import EVALUATION, SAMPLE, executor, game_seed, play
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE, EVALUATION = 0, 1  # roles in the seed of a game
 
 
 @dataclass
@@ -105,35 +104,6 @@ def checkpoint_path(config: Config) -> Path | None:
     if config.checkpoint is None:
         return None
     return Path(config.checkpoint) / f"tetris_cem_{config.noise}_seed{config.seed}.json"
-
-
-def game_seed(seed: int, iteration: int, role: int, index: int) -> int:
-    """The seed of one game's piece sequence, derived from the run seed and the game's place."""
-    return int(np.random.SeedSequence([seed, iteration, role, index]).generate_state(1, np.uint64)[0] >> np.uint64(1))
-
-
-def play(weights, seeds, kind, width, height, pieces, max_pieces) -> list[tuple[int, int, bool, float]]:
-    """Worker: play one game per seed; ``(lines, pieces, game over, seconds)`` of each."""
-    played = []
-    for s in seeds:
-        started = time.perf_counter()
-        result = fast.play_game(weights, kind, width=width, height=height, seed=s, pieces=pieces, max_pieces=max_pieces)
-        played.append((result.lines, result.pieces, result.game_over, time.perf_counter() - started))
-    return played
-
-
-class InlineExecutor(Executor):
-    """Runs each submitted task at once in this process (``workers=1``): the same code path as a pool."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
-
-
-def executor(workers: int) -> Executor:
-    """A process pool of ``workers`` processes, or an :class:`InlineExecutor` for one."""
-    return ProcessPoolExecutor(workers) if workers > 1 else InlineExecutor()
 
 
 class TetrisGames:

@@ -31,8 +31,8 @@ import numpy as np
 
 from pgnotes import command
 from pgnotes.checkpoint import check_resumable, write_json_atomic
-from pgnotes.experiments.tetris_cem import EVALUATION, executor, game_seed, play
 from pgnotes.tetris import DELLACHERIE_WEIGHTS
+from pgnotes.tetris.games import EVALUATION, executor, game_seed, play
 
 
 @dataclass

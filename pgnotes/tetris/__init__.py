@@ -5,6 +5,7 @@
 - :mod:`pgnotes.tetris.reference`: the readable simulator (the definition of the game);
 - :mod:`pgnotes.tetris.fast`: the bitboard + numba simulator, tested against the reference;
 - :mod:`pgnotes.tetris.env`: the Gymnasium environment ``pgnotes/Tetris-v0``.
+- :mod:`pgnotes.tetris.games`: many games on a pool of processes, seeded by each game's place.
 
 Importing this package registers ``pgnotes/Tetris-v0`` with Gymnasium.
 """
