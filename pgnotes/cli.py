@@ -38,6 +38,10 @@ def experiment_modules() -> dict[str, str]:
             for info in pkgutil.iter_modules(package.__path__) if not info.name.startswith("_")}
 
 
+#: Every subcommand: name -> module (experiments first, then the others).
+COMMANDS: dict[str, str] = {**experiment_modules(), **{name: module for name, (module, _) in OTHER_COMMANDS.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     from pgnotes import __version__, command
 
