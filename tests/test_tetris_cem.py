@@ -133,6 +133,23 @@ def test_checkpoint_of_the_loop_before_the_runner_resumes_with_the_same_numbers(
     assert strip(T.run_cem(dataclasses.replace(config, checkpoint=None, workers=1))) == before["records"]
 
 
+def test_the_committed_complete_run_is_recognized_and_left_as_it_is(tmp_path, monkeypatch):
+    """The committed constant-noise run (complete at 80 iterations, written by the loop before the
+    runner) loads with this code, is found complete, and no file is rewritten."""
+    results, checkpoint = T.ROOT / "results" / "tetris_cem_constant.json", T.ROOT / "results" / "checkpoints" / "tetris_cem_constant_seed0.json"
+    if not (results.is_file() and checkpoint.is_file()):
+        pytest.skip("the committed results are not in this checkout")
+    (tmp_path / "results" / "checkpoints").mkdir(parents=True)
+    copies = [Path(shutil.copy(results, tmp_path / "results")), Path(shutil.copy(checkpoint, tmp_path / "results" / "checkpoints"))]
+    stamps = [(p.read_bytes(), p.stat().st_mtime_ns) for p in copies]
+    monkeypatch.chdir(tmp_path)
+    data = T.run_cem(T.Config(noise="constant", workers=2, progress=False))
+    assert data["status"] == "complete" and data["iterations_done"] == 80 == len(data["records"])
+    assert [(p.read_bytes(), p.stat().st_mtime_ns) for p in copies] == stamps
+    saved = T._read_checkpoint(copies[1], T.Config(noise="constant"))
+    assert saved["solver"]["generation"] == 80 and saved["fitness"]["records"][-1]["mean_weights"] == data["final"]["weights"]
+
+
 def test_bad_config():
     with pytest.raises(ValueError, match="noise"):
         T.Config(noise="loud").validate()
@@ -171,6 +188,14 @@ def test_dellacherie_command(tmp_path):
     assert data["mean_lines"] == sum(g["lines"] for g in data["games"]) / 2
     assert data["capped_games"] == sum(not g["game_over"] for g in data["games"])
     assert data["weights"] == D.DELLACHERIE_WEIGHTS.tolist() and data["status"] == "complete"
+    # resumable: a third game is added to the two already played
+    command.main("pgnotes.experiments.tetris_dellacherie",
+                 ["--games", "3", "--width", "6", "--height", "8", "--max-pieces", "300", "--workers", "1",
+                  "--out", str(out)])
+    three = json.loads(out.read_text())
+    assert three["games"][:2] == data["games"] and three["games_done"] == 3
+    fresh = D.evaluate(D.Config(games=3, width=6, height=8, max_pieces=300, workers=2, out=str(tmp_path / "f.json")))
+    assert [g["lines"] for g in fresh["games"]] == [g["lines"] for g in three["games"]]
 
 
 def test_speed_benchmark_skips_tetris_gymnasium_clearly(monkeypatch, tmp_path):
