@@ -103,7 +103,7 @@ def tetris_gymnasium_row(seconds: float) -> dict | str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="time per row (default 4)")
-    parser.add_argument("--output", default=str(ROOT / "results" / "tetris_speed.json"))
+    parser.add_argument("--out", default=str(ROOT / "results" / "tetris_speed.json"), help="results file (default: %(default)s)")
     parser.add_argument("--tetris-gymnasium-worker", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.tetris_gymnasium_worker is not None:
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tetris-gymnasium: {tg}")
     print("published figures for comparison: a C implementation of the protocol ~260,000 pieces/s (Bertsekas), "
           "tetris-gymnasium placement wrapper 325-370/s")
-    write_json_atomic(args.output, {
+    write_json_atomic(args.out, {
         "benchmark": "tetris_speed", "commit": git_commit(), "environment": environment(), "seconds_per_row": args.seconds,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "rows": [{"name": k, "pieces_per_s": r, "pieces": n, "fast_over_this": base / r} for k, (r, n) in rows.items()],
