@@ -155,3 +155,67 @@ def test_atomic_writes_leave_no_temporary_files(tmp_path):
     write_json_atomic(tmp_path / "b.json", {"y": [1, 2]})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt", "b.json"]
     np.testing.assert_array_equal(load_checkpoint(tmp_path / "a.ckpt")["x"], np.arange(3))
+
+
+class _CountingFitness:
+    """A fitness with state: counts its calls (so a resume must restore it to give the same record)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, X):
+        self.calls += 1
+        return -np.sum(np.asarray(X) ** 2, axis=1) + 0.0 * self.calls
+
+    def state_dict(self):
+        return {"calls": self.calls}
+
+    def load_state_dict(self, state):
+        self.calls = state["calls"]
+
+
+class _Recorder:
+    """A callback with state: the generation means it has seen."""
+
+    def __init__(self):
+        self.means = []
+
+    def __call__(self, solver, history):
+        self.means.append(float(np.mean(solver.mean)))
+
+    def state_dict(self):
+        return {"means": list(self.means)}
+
+    def load_state_dict(self, state):
+        self.means = list(state["means"])
+
+
+def test_checkpoints_hold_the_fitness_and_callback_state_and_the_settings(tmp_path):
+    from pgnotes.solvers.cem import CEM
+
+    def run(generations, checkpoint=None, settings=None, time_budget=None):
+        f, cb = _CountingFitness(), _Recorder()
+        optimize(f, CEM(3, 10, sigma0=1.0, rng=2), max_generations=generations, callbacks=[cb], vectorized=True,
+                 progress=False, checkpoint=checkpoint, settings=settings, time_budget=time_budget)
+        return f, cb
+
+    f_whole, cb_whole = run(6)
+    path = tmp_path / "run.ckpt"
+    run(6, path, settings={"lr": 1}, time_budget=1e-9)  # the budget is spent before the first generation
+    assert not path.exists()
+    run(3, path, settings={"lr": 1})
+    f_resumed, cb_resumed = run(6, path, settings={"lr": 1})
+    assert f_resumed.calls == f_whole.calls == 6 and cb_resumed.means == cb_whole.means
+    with pytest.raises(ValueError, match="another run.*lr"):
+        run(8, path, settings={"lr": 2})
+
+
+def test_a_run_a_callback_stopped_stays_stopped_on_resume(tmp_path):
+    from pgnotes.solvers.cem import CEM
+
+    path = tmp_path / "run.ckpt"
+    history = optimize(lambda X: -np.sum(X**2, axis=1), CEM(2, 10, rng=0), max_generations=10, vectorized=True,
+                       callbacks=[lambda s, h: len(h) == 2], progress=False, checkpoint=path)
+    again = optimize(lambda X: -np.sum(X**2, axis=1), CEM(2, 10, rng=0), max_generations=10, vectorized=True,
+                     callbacks=[lambda s, h: len(h) == 2], progress=False, checkpoint=path)
+    assert len(history) == len(again) == 2
