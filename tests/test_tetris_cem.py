@@ -150,6 +150,39 @@ def test_the_committed_complete_run_is_recognized_and_left_as_it_is(tmp_path, mo
     assert saved["solver"]["generation"] == 80 and saved["fitness"]["records"][-1]["mean_weights"] == data["final"]["weights"]
 
 
+def test_evaluations_overlap_the_next_samples(tmp_path, monkeypatch, reference):
+    """The evaluation games of iteration t are queued behind the sample games of t+1 and collected
+    only once those are queued, so the workers never wait for them at a barrier."""
+    from concurrent.futures import Executor, Future
+
+    from pgnotes.tetris.games import EVALUATION, SAMPLE, game_seed
+
+    place = {game_seed(TINY["seed"], t, role, i): (role, t) for t in range(4) for role in (SAMPLE, EVALUATION)
+             for i in range(12)}
+    events = []
+
+    class Recording(Executor):  # plays a game when its result is asked for, like a busy pool
+        def submit(self, fn, *args):
+            events.append(("submit", place[args[1][0]]))
+            future = Future()
+            future.result = lambda timeout=None: events.append(("result", place[args[1][0]])) or fn(*args)
+            return future
+
+    monkeypatch.setattr(T, "executor", lambda workers: Recording())
+    assert strip(T.run_cem(tiny(tmp_path))) == strip(reference)
+
+    def first(kind, role, t):
+        return events.index((kind, (role, t)))
+
+    def last(kind, role, t):
+        return len(events) - 1 - events[::-1].index((kind, (role, t)))
+
+    for t in range(3):
+        assert last("submit", SAMPLE, t + 1) < first("submit", EVALUATION, t)  # the samples first
+        assert first("submit", EVALUATION, t) < last("result", SAMPLE, t + 1)  # then both in flight together
+    assert last("submit", SAMPLE, 2) < first("result", EVALUATION, 0)  # t's evaluation collected during t+2's sampling
+
+
 def test_bad_config():
     with pytest.raises(ValueError, match="noise"):
         T.Config(noise="loud").validate()
