@@ -23,6 +23,7 @@ machine, connects to it; an unreachable address raises :class:`RendezvousError` 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 import queue
@@ -145,7 +146,24 @@ def torchrun_command(
     max_restarts: int = 0,
     rendezvous_timeout_s: float = 30.0,
 ) -> list[str]:
-    """The ``torchrun`` command line (as run by :func:`launch`; print it to run it by hand)."""
+    """The ``torchrun`` command line (as run by :func:`launch`; print it to run it by hand).
+
+    Parameters
+    ----------
+    args : list of str
+        The workers' arguments (``ESConfig.to_argv()``).
+    nproc : int
+        Workers on this node (``--nproc-per-node``).
+    module : str
+        ``"spmd"`` (Algorithm 2), ``"naive"`` (full vectors) or a module name.
+    nnodes, rdzv_endpoint, rdzv_id
+        Multi-node settings; ``rdzv_endpoint`` is ``"host:port"`` and is required when ``nnodes > 1``.
+    max_restarts : int
+        torchrun's ``--max-restarts``: how often a failed worker group is restarted (resuming
+        from the checkpoint when ``config.checkpoint`` is set).
+    rendezvous_timeout_s : float
+        Bound on reaching the rendezvous (multi-node).
+    """
     nproc = _validate.integer_at_least("nproc", nproc, 1)
     nnodes = _validate.integer_at_least("nnodes", nnodes, 1)
     max_restarts = _validate.integer_at_least("max_restarts", max_restarts, 0)
@@ -173,18 +191,13 @@ def launch(
     config: ESConfig | Sequence[str],
     nproc: int = 2,
     *,
-    module: str = "spmd",
-    nnodes: int = 1,
-    rdzv_endpoint: str | None = None,
-    rdzv_id: str = "pgnotes-es",
-    max_restarts: int = 0,
     timeout_s: float = 600.0,
-    rendezvous_timeout_s: float = 30.0,
     progress: bool = True,
     echo: bool = False,
     check: bool = True,
     env: dict[str, str] | None = None,
     remove_noise_table: bool = True,
+    **torchrun_options: Any,
 ) -> LaunchResult:
     """Run ``torchrun`` with ``nproc`` workers per node on ``config``; stream progress; return the result.
 
@@ -196,16 +209,8 @@ def launch(
         Without ``config.out`` the result goes to a temporary file and is returned.
     nproc : int
         Workers on this node (``--nproc-per-node``).
-    module : str
-        ``"spmd"`` (Algorithm 2), ``"naive"`` (full vectors) or a module name.
-    nnodes, rdzv_endpoint, rdzv_id : multi-node settings; ``rdzv_endpoint`` is ``"host:port"``.
-    max_restarts : int
-        torchrun's ``--max-restarts``: how often a failed worker group is restarted (resuming
-        from the checkpoint when ``config.checkpoint`` is set).
     timeout_s : float
         Bound on the whole job; on expiry the process group is killed and ``TimeoutError`` raised.
-    rendezvous_timeout_s : float
-        Bound on reaching the rendezvous (multi-node).
     progress : bool
         Show a ``tqdm.auto`` bar and print restarts.
     echo : bool
@@ -218,10 +223,19 @@ def launch(
         Delete this job's noise-table file on this machine afterwards (it lives in
         ``/dev/shm``, i.e. in memory). Each launch tags its file (``PGNOTES_NOISE_TAG``), so
         jobs running side by side never share, or remove, each other's table.
+    **torchrun_options
+        ``module``, ``nnodes``, ``rdzv_endpoint``, ``rdzv_id``, ``max_restarts`` and
+        ``rendezvous_timeout_s``, with the meanings and defaults of :func:`torchrun_command`.
     """
     timeout_s = _validate.positive("timeout_s", timeout_s)
     nproc = _validate.integer_at_least("nproc", nproc, 1)
-    nnodes = _validate.integer_at_least("nnodes", nnodes, 1)
+    try:  # the torchrun options and their defaults are torchrun_command's
+        options = inspect.signature(torchrun_command).bind((), nproc, **torchrun_options)
+    except TypeError as error:
+        raise TypeError(f"launch: {error} (torchrun options: those of torchrun_command)") from None
+    options.apply_defaults()
+    nnodes = _validate.integer_at_least("nnodes", options.arguments["nnodes"], 1)
+    rdzv_endpoint = options.arguments["rdzv_endpoint"]
     tmpdir = None
     total = None
     if isinstance(config, ESConfig):
@@ -232,14 +246,11 @@ def launch(
         out_path, total, args = config.out, config.generations, config.to_argv()
     else:
         out_path, args = None, list(config)
+    cmd = torchrun_command(args, nproc, **torchrun_options)
     if nnodes > 1 or rdzv_endpoint is not None:
-        if rdzv_endpoint is None:
-            raise ValueError("rdzv_endpoint ('host:port' of the rendezvous) is required when nnodes > 1")
-        check_rendezvous(rdzv_endpoint, rendezvous_timeout_s)
+        check_rendezvous(rdzv_endpoint, options.arguments["rendezvous_timeout_s"])
     tag = uuid.uuid4().hex[:16]  # this job's noise-table file: never shared with another job
     noise_file = table_path(config.seed, config.noise_size, tag=tag) if isinstance(config, ESConfig) else None
-    cmd = torchrun_command(args, nproc, module=module, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint,
-                           rdzv_id=rdzv_id, max_restarts=max_restarts, rendezvous_timeout_s=rendezvous_timeout_s)
     run_env = dict(os.environ)
     run_env.update({"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PGNOTES_NOISE_TAG": tag})
     run_env.update(env or {})
