@@ -1,7 +1,7 @@
 """Does a process pool pay for ARS rollouts on this machine? (chapter 4)
 
 Times one batch of HalfCheetah-v5 episodes (the 2N = 16 rollouts of an N = 8 iteration, linear
-policy, 1000 steps each) on 1 and on 2 worker processes of :class:`pgnotes.solvers.ars.RolloutPool`,
+policy, 1000 steps each) on 1 and on 2 worker processes of :class:`pgnotes.evaluation.LinearPolicyFitness`,
 after a warm-up batch, and records the load average, since on a shared machine the answer
 depends on what else runs.
 
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     rows = []
     print(f"{'workers':>7} {'episodes':>8} {'wall s':>7} {'episodes/s':>10} {'load avg':>8}")
     for workers in args.workers:
-        with RolloutPool(args.env, workers) as pool:
+        with LinearPolicyFitness(args.env, max_steps=1000, workers=workers) as pool:
             n, obs_dim = pool.policy.n_params, pool.policy.obs_dim
             tasks = [(np.random.default_rng(k).normal(0, 0.03, n), np.zeros(obs_dim), np.ones(obs_dim), k, 0.0, 1000, True)
                      for k in range(args.episodes)]

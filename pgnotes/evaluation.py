@@ -494,6 +494,11 @@ class LinearPolicy:
         m = theta.reshape(self.act_dim, self.obs_dim)
         return np.clip(m @ ((obs - mean) / std), self.low, self.high)
 
+    def actor(self, theta: np.ndarray, mean: np.ndarray, std: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """``obs -> action`` for fixed ``theta`` and normalization (the same numbers as :meth:`act`, one reshape per episode)."""
+        m, low, high = theta.reshape(self.act_dim, self.obs_dim), self.low, self.high
+        return lambda obs: np.clip(m @ ((obs - mean) / std), low, high)
+
 
 def linear_policy_for(env: gym.Env) -> LinearPolicy:
     """The :class:`LinearPolicy` shape of ``env`` (Box observations and actions)."""
@@ -528,7 +533,7 @@ def _linear_episode(task: tuple) -> tuple[float, int, "RunningMeanStd | None"]:
     policy = _WORKER["policy"]
     theta = _validate.finite_array("theta", theta, shape=(policy.n_params,))
     seen: list | None = [] if collect else None
-    total, steps, _, _ = run_episode(_WORKER["env"], lambda obs: policy.act(theta, obs, mean, std), seed=_validate.seed("seed", seed),
+    total, steps, _, _ = run_episode(_WORKER["env"], policy.actor(theta, mean, std), seed=_validate.seed("seed", seed),
                                      max_steps=max_steps, reward_shift=shift, observations=seen)
     stats = None
     if collect:

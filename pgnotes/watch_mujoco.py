@@ -87,7 +87,7 @@ def _episode(env_id: str, theta, obs_mean, obs_std, *, episode_seed: int, steps:
         env = gym.make(env_id)
     try:
         policy = linear_policy_for(env)
-        total, t, _, _ = run_episode(env, lambda obs: policy.act(theta, obs, obs_mean, obs_std), seed=episode_seed,
+        total, t, _, _ = run_episode(env, policy.actor(np.asarray(theta, float), obs_mean, obs_std), seed=episode_seed,
                                      max_steps=steps, on_step=None if on_step is None else lambda e, t, a, r: on_step(e, t))
     finally:
         env.close()
