@@ -266,3 +266,16 @@ def test_torchrun_command_for_several_machines():
     assert "--max-restarts 3" in joined and "join_timeout=30,read_timeout=30" in joined
     with pytest.raises(ValueError, match="rdzv_endpoint"):
         torchrun_command([], 2, nnodes=2)
+
+
+def test_policy_task_builds_its_policy_from_a_seed_without_touching_torch_global_state():
+    """PolicyTask's initial parameters depend on the seed only; torch's global generator is left as it was."""
+    import torch
+
+    task = PolicyTask("CartPole-v1", (4,), 20)
+    before = torch.random.get_rng_state()
+    a, b = task.initial_theta(7), task.initial_theta(7)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float32 and a.size == task.dim and not np.array_equal(a, task.initial_theta(8))
+    assert task.episode(0)[1] <= 20  # the step limit (max_steps) ends the episode
