@@ -259,9 +259,9 @@ def store_params(name: str, *, seed: int, variant: str | None = None, results_di
     reproduced = result.history.mean_return == run["mean_return"] and result.history.eval_mean == run.get("eval_mean", result.history.eval_mean)
     if not reproduced:
         raise RuntimeError(f"retraining seed {seed} of {name} did not reproduce the stored learning curve; parameters not stored")
-    from pgnotes.experiments.reinforce_cartpole import final_params
+    from torch.nn.utils import parameters_to_vector
 
-    run["final_params"] = final_params(result.policy)
+    run["final_params"] = parameters_to_vector(result.policy.parameters()).detach().double().tolist()
     run["final_params_reproduced"] = f"retrained with the stored config by `python -m pgnotes.watch {name} --seed {seed}" + (
         f" --variant {variant}`" if variant else "`") + "; learning curve and evaluations identical to the stored run"
     write_json_atomic(path, data)

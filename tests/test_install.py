@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import importlib
 import json
@@ -37,7 +38,7 @@ import lab  # noqa: E402
 import wheel_env  # noqa: E402
 
 import pgnotes  # noqa: E402
-from pgnotes import cli, results  # noqa: E402
+from pgnotes import cli, command, results  # noqa: E402
 
 
 # ---------------------------------------------------------------- the wheel and a practitioner
@@ -202,58 +203,25 @@ def test_unknown_flag_to_pgnotes_is_a_usage_error(argv, capsys):
 EXPERIMENTS = sorted(m.name for m in pkgutil.iter_modules([str(ROOT / "pgnotes" / "experiments")]))
 
 
-class _Parsed(Exception):
-    pass
-
-
-@pytest.fixture
-def parser_of(monkeypatch):
-    """The argparse parser an experiment's main() builds, caught at parse time."""
-    caught = {}
-    original = argparse.ArgumentParser.parse_args
-
-    def capture(self, args=None, namespace=None):
-        caught["parser"] = self
-        raise _Parsed
-
-    def get(module):
-        monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
-        try:
-            if hasattr(module, "add_arguments"):
-                parser = argparse.ArgumentParser()
-                module.add_arguments(parser)
-                return parser
-            with pytest.raises(_Parsed):
-                module.main([])
-            return caught["parser"]
-        finally:
-            monkeypatch.setattr(argparse.ArgumentParser, "parse_args", original)
-
-    return get
-
-
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_rejects_unknown_flag(name, capsys):
-    module = importlib.import_module(f"pgnotes.experiments.{name}")
-    if not hasattr(module, "main"):
-        pytest.skip(f"{name} has no main()")
     with pytest.raises(SystemExit) as exit_info:
-        module.main(["--no-such-flag"])
+        command.main(f"pgnotes.experiments.{name}", ["--no-such-flag"])
     assert exit_info.value.code == 2
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_writes_under_the_current_directory(name, parser_of):
+def test_experiment_writes_under_the_current_directory(name):
     module = importlib.import_module(f"pgnotes.experiments.{name}")
-    if not (hasattr(module, "main") or hasattr(module, "add_arguments")):
-        pytest.skip(f"{name} is not a command")
-    parser = parser_of(module)
+    defaults = module.Config()
     package = Path(pgnotes.__file__).resolve().parent
-    for action in parser._actions:
-        default = action.default
-        if isinstance(default, (str, os.PathLike)) and ("/" in str(default) or str(default).endswith((".json", ".ckpt"))):
+    paths = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)
+             if isinstance(getattr(defaults, f.name), (str, os.PathLike))}
+    assert "out" in {f.name for f in dataclasses.fields(defaults)}, f"{name}.Config has no --out"
+    for field_name, default in paths.items():
+        if "/" in str(default) or str(default).endswith((".json", ".ckpt")):
             path = Path(default)
-            assert not path.is_absolute(), (f"{name} --{action.dest} defaults to {default}: commands write relative to "
+            assert not path.is_absolute(), (f"{name} --{field_name} defaults to {default}: commands write relative to "
                                             f"the current directory (results/..., checkpoints/...)")
             assert package not in (Path.cwd() / path).resolve().parents
 
