@@ -35,21 +35,32 @@ def git_commit(*, mark_dirty: bool = True) -> str:
 
 
 def environment() -> dict:
-    """Versions and machine facts stored with every results file."""
-    import gymnasium
-    import numpy as np
-    import torch
+    """Versions and machine facts stored with every results file.
+
+    Versions are read from the installed distributions' metadata, so asking costs no import of
+    torch or gymnasium; ``torch_threads`` is recorded when torch is already imported (it is by
+    every experiment that uses it).
+    """
+    import sys
+    from importlib import metadata
 
     from pgnotes import __version__
 
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    torch = sys.modules.get("torch")
     return {
         "pgnotes": __version__,
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "numpy": np.__version__,
+        "torch": version("torch"),
+        "gymnasium": version("gymnasium"),
+        "numpy": version("numpy"),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
         "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
