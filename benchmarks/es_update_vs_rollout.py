@@ -8,7 +8,7 @@ policy 17-310-310-6 (103,856 parameters) for HalfCheetah-v5:
 
 * ``ask``  -- draw 128 antithetic pairs of N(0, I) perturbations and form mean + sigma eps;
 * ``rollout`` -- play one episode per candidate (256 episodes, batched forward pass of all
-  256 policies per step, :func:`pgnotes.policy_search.rollout`);
+  256 policies per step, :func:`pgnotes.evaluation.rollout`);
 * ``tell`` -- recover the perturbations, centred ranks, :func:`~pgnotes.solvers.openai_es.es_gradient`
   (a (256,) x (256, 103856) product), and the torch Adam step with weight decay.
 
@@ -34,7 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from pgnotes.checkpoint import write_json_atomic  # noqa: E402
 from pgnotes.provenance import environment, git_commit  # noqa: E402
-from pgnotes.policy_search import make_policy, make_vector_env, num_params, rollout  # noqa: E402
+from pgnotes.evaluation import make_vector_env
+from pgnotes.mlp_policy import make_policy, num_params
+from pgnotes.policy_search import rollout  # noqa: E402
 from pgnotes.solvers.openai_es import OpenAIES  # noqa: E402
 
 

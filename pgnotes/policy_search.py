@@ -3,7 +3,7 @@ r"""Evolution strategies on policy weights: the search loop and its record (chap
 Algorithm 8 of Euskirchen's notes ("Search Gradient algorithm applied to neural network weights"):
 the black-box solver sees the policy's parameters as one flat vector, and the fitness of a
 vector is the return of the policy it defines (**maximized**). The pieces live in one module
-each, and are re-exported here under the names the chapters use:
+each; import them from there:
 
 * policies and flat parameter vectors -- :mod:`pgnotes.mlp_policy` (:class:`MLPPolicy`,
   :func:`make_policy`, :func:`get_flat_params`, :func:`set_flat_params`, :func:`num_params`,
@@ -33,9 +33,7 @@ from pgnotes.evaluation import PolicyFitness, RolloutResult, RunningMeanStd, mak
 from pgnotes.mlp_policy import (ACTIVATIONS, SQUASHES, MLPPolicy, batched_policy, get_flat_params, make_policy,
                                 num_params, set_flat_params)
 
-__all__ = ["ACTIVATIONS", "SQUASHES", "MLPPolicy", "make_policy", "get_flat_params", "set_flat_params", "num_params",
-           "batched_policy", "RunningMeanStd", "make_vector_env", "RolloutResult", "rollout", "PolicyFitness",
-           "PolicySearchResult", "MeanPolicyEvaluation", "search_policy"]
+__all__ = ["PolicySearchResult", "MeanPolicyEvaluation", "search_policy"]
 
 
 @dataclass

@@ -94,7 +94,7 @@ def play(policy, env_id: str, *, seed: int = 0, deterministic: bool = False, max
 
     ``policy`` is a policy-gradient policy (:class:`pgnotes.rl.policies.Policy`, chapter 2), whose
     actions are sampled with a generator seeded by ``seed`` (``deterministic=True`` takes the most
-    likely action), or an evolution-strategies policy (:class:`pgnotes.policy_search.MLPPolicy`,
+    likely action), or an evolution-strategies policy (:class:`pgnotes.mlp_policy.MLPPolicy`,
     chapter 3), which is deterministic. Continuous actions are clipped to the action space, as
     during training.
     """
@@ -102,7 +102,7 @@ def play(policy, env_id: str, *, seed: int = 0, deterministic: bool = False, max
 
     _check_env(env_id)
     if not isinstance(policy, (Policy, MLPPolicy)):
-        raise TypeError(f"policy must be a pgnotes.rl.policies.Policy or a pgnotes.policy_search.MLPPolicy, got {type(policy).__name__}")
+        raise TypeError(f"policy must be a pgnotes.rl.policies.Policy or a pgnotes.mlp_policy.MLPPolicy, got {type(policy).__name__}")
     seed = _validate.integer_at_least("seed", seed, 0)
     env = gym.make(env_id) if max_steps is None else gym.make(env_id, max_episode_steps=_validate.integer_at_least("max_steps", max_steps, 1))
     generator = torch.Generator().manual_seed(seed)

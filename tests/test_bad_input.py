@@ -184,7 +184,7 @@ class TestWrongExceptionType:
                                        "policy_search.make_vector_env", "PolicyFitness", "make_policy",
                                        "collect_random_transitions", "run_episode", "ESConfig", "PolicyTask"])
     def test_unknown_environment_id(self, entry):
-        from pgnotes import planning, policy_search
+        from pgnotes import evaluation, mlp_policy, planning, policy_search
         from pgnotes.distributed.algorithm import ESConfig
         from pgnotes.distributed.tasks import PolicyTask
         from pgnotes.rl.offpolicy import OffPolicyConfig
@@ -196,9 +196,9 @@ class TestWrongExceptionType:
             "ReinforceConfig": lambda: ReinforceConfig(env_id=bad),
             "OffPolicyConfig": lambda: OffPolicyConfig(env_id=bad),
             "ARSConfig": lambda: ARSConfig(env_id=bad),
-            "policy_search.make_vector_env": lambda: policy_search.make_vector_env(bad, 2),
-            "PolicyFitness": lambda: policy_search.PolicyFitness(bad, policy_search.MLPPolicy(4, 2, discrete=True)),
-            "make_policy": lambda: policy_search.make_policy(bad),
+            "policy_search.make_vector_env": lambda: evaluation.make_vector_env(bad, 2),
+            "PolicyFitness": lambda: evaluation.PolicyFitness(bad, mlp_policy.MLPPolicy(4, 2, discrete=True)),
+            "make_policy": lambda: mlp_policy.make_policy(bad),
             "collect_random_transitions": lambda: planning.collect_random_transitions(bad),
             "run_episode": lambda: planning.run_episode(CEMPlanner(pendulum_dynamics, pendulum_reward), bad),
             "ESConfig": lambda: ESConfig(task=bad),

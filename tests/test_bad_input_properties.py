@@ -28,6 +28,8 @@ from pgnotes import ars_training, checkpoint, estimators, functions, noisy_parab
 from pgnotes import distributions as D
 from pgnotes import planning
 from pgnotes import evaluation as EV
+from pgnotes import evaluation as EV
+from pgnotes import mlp_policy as MP
 from pgnotes import policy_search as PS
 from pgnotes import viz
 from pgnotes.distributed import algorithm as dist_alg
@@ -434,34 +436,34 @@ case("collect_random_transitions(env_id)", lambda v: planning.collect_random_tra
 case("collect_random_transitions(episodes)", lambda v: planning.collect_random_transitions(episodes=v), "episodes", bad_int(1, 10**5))
 
 # policy search
-case("MLPPolicy(obs_dim)", lambda v: PS.MLPPolicy(v, 2), "obs_dim", bad_int(1))
-case("MLPPolicy(hidden)", lambda v: PS.MLPPolicy(4, 2, v), "hidden", st.one_of(st.just(8), st.just((0,)), st.just((2.5,)), st.just((10**6, 10**6))))
-case("MLPPolicy(activation)", lambda v: PS.MLPPolicy(4, 2, activation=v), "activation", bad_choice(tuple(PS.ACTIVATIONS)))
-case("MLPPolicy(squash)", lambda v: PS.MLPPolicy(4, 2, squash=v), "squash", bad_choice(PS.SQUASHES))
-case("MLPPolicy(low)", lambda v: PS.MLPPolicy(4, 2, low=v, high=1.0), "low", st.one_of(st.just(np.zeros(3)), st.just("a"), st.just(math.nan)))
-case("policy_search.make_policy(env)", lambda v: PS.make_policy(v), "env", st.one_of(st.sampled_from(["CartPol-v1"]), st.integers(), st.none()))
-case("set_flat_params(flat)", lambda v: PS.set_flat_params(PS.MLPPolicy(4, 2), v), "flat", bad_array((10,)))
-case("batched_policy(params)", lambda v: PS.batched_policy(PS.MLPPolicy(4, 2), v), "params", bad_array((2, 10)))
-case("RunningMeanStd(shape)", lambda v: PS.RunningMeanStd(v), "shape", st.one_of(st.just(0), st.just(2.5), st.just("a"), st.just((10**6, 10**6))))
-case("RunningMeanStd(eps)", lambda v: PS.RunningMeanStd(3, eps=v), "eps", positive())
-case("RunningMeanStd.update(batch)", lambda v: PS.RunningMeanStd(3).update(v), "batch", bad_array((4, 3)))
-case("RunningMeanStd.normalize(x)", lambda v: PS.RunningMeanStd(3).normalize(v), "x", bad_array((3,)))
-case("RunningMeanStd.load_state_dict(state)", lambda v: PS.RunningMeanStd(3).load_state_dict(v), "state",
+case("MLPPolicy(obs_dim)", lambda v: MP.MLPPolicy(v, 2), "obs_dim", bad_int(1))
+case("MLPPolicy(hidden)", lambda v: MP.MLPPolicy(4, 2, v), "hidden", st.one_of(st.just(8), st.just((0,)), st.just((2.5,)), st.just((10**6, 10**6))))
+case("MLPPolicy(activation)", lambda v: MP.MLPPolicy(4, 2, activation=v), "activation", bad_choice(tuple(MP.ACTIVATIONS)))
+case("MLPPolicy(squash)", lambda v: MP.MLPPolicy(4, 2, squash=v), "squash", bad_choice(MP.SQUASHES))
+case("MLPPolicy(low)", lambda v: MP.MLPPolicy(4, 2, low=v, high=1.0), "low", st.one_of(st.just(np.zeros(3)), st.just("a"), st.just(math.nan)))
+case("policy_search.make_policy(env)", lambda v: MP.make_policy(v), "env", st.one_of(st.sampled_from(["CartPol-v1"]), st.integers(), st.none()))
+case("set_flat_params(flat)", lambda v: MP.set_flat_params(MP.MLPPolicy(4, 2), v), "flat", bad_array((10,)))
+case("batched_policy(params)", lambda v: MP.batched_policy(MP.MLPPolicy(4, 2), v), "params", bad_array((2, 10)))
+case("RunningMeanStd(shape)", lambda v: EV.RunningMeanStd(v), "shape", st.one_of(st.just(0), st.just(2.5), st.just("a"), st.just((10**6, 10**6))))
+case("RunningMeanStd(eps)", lambda v: EV.RunningMeanStd(3, eps=v), "eps", positive())
+case("RunningMeanStd.update(batch)", lambda v: EV.RunningMeanStd(3).update(v), "batch", bad_array((4, 3)))
+case("RunningMeanStd.normalize(x)", lambda v: EV.RunningMeanStd(3).normalize(v), "x", bad_array((3,)))
+case("RunningMeanStd.load_state_dict(state)", lambda v: EV.RunningMeanStd(3).load_state_dict(v), "state",
      st.one_of(WRONG_TYPE, st.just({}), st.just({"count": -1, "mean": np.zeros(3), "m2": np.zeros(3)})))
-case("policy_search.make_vector_env(env_id)", lambda v: PS.make_vector_env(v, 1), "env_id", st.one_of(st.sampled_from(["CartPol-v1"]), st.integers()))
-case("policy_search.make_vector_env(num_envs)", lambda v: PS.make_vector_env("CartPole-v1", v), "num_envs", bad_int(1, 10**5))
-POLICY = PS.MLPPolicy(4, 2, discrete=True)
-case("rollout(params)", lambda v: PS.rollout(POLICY, v, "CartPole-v1"), "params", bad_array((2, 10)))
-case("rollout(episodes)", lambda v: PS.rollout(POLICY, np.zeros(10), "CartPole-v1", episodes=v), "episodes", bad_int(1))
-case("rollout(policy)", lambda v: PS.rollout(v, np.zeros(10), "CartPole-v1"), "policy", WRONG_TYPE)
-case("rollout(env)", lambda v: PS.rollout(POLICY, np.zeros(10), v), "env", st.one_of(st.sampled_from(["CartPol-v1"]), st.integers()))
-case("PolicyFitness(env_id)", lambda v: PS.PolicyFitness(v, POLICY), "env_id", st.one_of(st.sampled_from(["CartPol-v1"]), st.integers()))
-case("PolicyFitness(episodes)", lambda v: PS.PolicyFitness("CartPole-v1", POLICY, episodes=v), "episodes", bad_int(1))
-case("PolicyFitness(max_steps)", lambda v: PS.PolicyFitness("CartPole-v1", POLICY, max_steps=v), "max_steps", bad_int(1, none=False))
-case("PolicyFitness.load_state_dict(state)", lambda v: PS.PolicyFitness("CartPole-v1", POLICY).load_state_dict(v), "state",
+case("policy_search.make_vector_env(env_id)", lambda v: EV.make_vector_env(v, 1), "env_id", st.one_of(st.sampled_from(["CartPol-v1"]), st.integers()))
+case("policy_search.make_vector_env(num_envs)", lambda v: EV.make_vector_env("CartPole-v1", v), "num_envs", bad_int(1, 10**5))
+POLICY = MP.MLPPolicy(4, 2, discrete=True)
+case("rollout(params)", lambda v: EV.rollout(POLICY, v, "CartPole-v1"), "params", bad_array((2, 10)))
+case("rollout(episodes)", lambda v: EV.rollout(POLICY, np.zeros(10), "CartPole-v1", episodes=v), "episodes", bad_int(1))
+case("rollout(policy)", lambda v: EV.rollout(v, np.zeros(10), "CartPole-v1"), "policy", WRONG_TYPE)
+case("rollout(env)", lambda v: EV.rollout(POLICY, np.zeros(10), v), "env", st.one_of(st.sampled_from(["CartPol-v1"]), st.integers()))
+case("PolicyFitness(env_id)", lambda v: EV.PolicyFitness(v, POLICY), "env_id", st.one_of(st.sampled_from(["CartPol-v1"]), st.integers()))
+case("PolicyFitness(episodes)", lambda v: EV.PolicyFitness("CartPole-v1", POLICY, episodes=v), "episodes", bad_int(1))
+case("PolicyFitness(max_steps)", lambda v: EV.PolicyFitness("CartPole-v1", POLICY, max_steps=v), "max_steps", bad_int(1, none=False))
+case("PolicyFitness.load_state_dict(state)", lambda v: EV.PolicyFitness("CartPole-v1", POLICY).load_state_dict(v), "state",
      st.one_of(WRONG_TYPE, st.just({}), st.just({"rng": {}, "normalizer": None, "counters": {"evaluations": -1}})))
-case("search_policy(solver)", lambda v: PS.search_policy(PS.PolicyFitness("CartPole-v1", POLICY), v, max_generations=1), "solver", WRONG_TYPE)
-case("search_policy(max_generations)", lambda v: PS.search_policy(PS.PolicyFitness("CartPole-v1", POLICY), cem.CEM(10, 10), max_generations=v),
+case("search_policy(solver)", lambda v: PS.search_policy(EV.PolicyFitness("CartPole-v1", POLICY), v, max_generations=1), "solver", WRONG_TYPE)
+case("search_policy(max_generations)", lambda v: PS.search_policy(EV.PolicyFitness("CartPole-v1", POLICY), cem.CEM(10, 10), max_generations=v),
      "max_generations", bad_int(1))
 
 # viz

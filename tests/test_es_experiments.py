@@ -35,7 +35,7 @@ def test_episode_budget_sets_the_generations():
 
 def test_policy_init_uses_its_own_generator():
     """Same seed, same weights, whatever came before; the global torch generator is left alone."""
-    from pgnotes.policy_search import get_flat_params, make_policy
+    from pgnotes.mlp_policy import get_flat_params, make_policy
 
     a, b = make_policy("CartPole-v1", hidden=(8,)), make_policy("CartPole-v1", hidden=(8,))
     es_cartpole.init_policy(b, 4)

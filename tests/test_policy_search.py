@@ -8,19 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from pgnotes.policy_search import (
-    MLPPolicy,
-    PolicyFitness,
-    RunningMeanStd,
-    batched_policy,
-    get_flat_params,
-    make_policy,
-    make_vector_env,
-    num_params,
-    rollout,
-    search_policy,
-    set_flat_params,
-)
+from pgnotes.evaluation import PolicyFitness, RunningMeanStd, make_vector_env, rollout
+from pgnotes.mlp_policy import MLPPolicy, batched_policy, get_flat_params, make_policy, num_params, set_flat_params
+from pgnotes.policy_search import search_policy
 from pgnotes.solvers.openai_es import OpenAIES
 
 

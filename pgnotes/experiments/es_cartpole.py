@@ -152,7 +152,9 @@ def run_seed(config, seed: int, *, method: str = "openai_es", progress: bool = F
     """Train one (method, seed) on ``config.env_id`` and return a JSON-ready record."""
     import torch
 
-    from pgnotes.policy_search import PolicyFitness, make_policy, num_params, search_policy
+    from pgnotes.evaluation import PolicyFitness
+    from pgnotes.mlp_policy import make_policy, num_params
+    from pgnotes.policy_search import search_policy
 
     policy = make_policy(config.env_id, hidden=tuple(config.hidden), zero_init=not config.hidden)
     if config.hidden:

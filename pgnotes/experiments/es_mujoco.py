@@ -75,7 +75,9 @@ def run_seed(config: Config, seed: int, *, progress: bool = False) -> dict:
     import torch
 
     from pgnotes.experiments.es_cartpole import init_policy
-    from pgnotes.policy_search import PolicyFitness, make_policy, num_params, search_policy
+    from pgnotes.evaluation import PolicyFitness
+    from pgnotes.mlp_policy import make_policy, num_params
+    from pgnotes.policy_search import search_policy
 
     policy = make_policy(config.env_id, hidden=tuple(config.hidden), zero_init=not config.hidden)
     if config.hidden:
