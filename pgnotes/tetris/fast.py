@@ -12,6 +12,11 @@ and the number of holes is ``sum(heights) - filled cells``, so the Bertsekas fea
 placement that clears no line cost a handful of integer operations.
 
 Kernels are compiled by numba on first use and cached on disk (``cache=True``).
+
+Why one module of about 450 lines: the kernels (landing row, line clearing, the three feature
+sets, the placement enumerator and the game loop) work on one board representation and call
+each other; numba compiles and caches them together, and the whole file is one side of the
+game-by-game comparison with :mod:`pgnotes.tetris.reference`.
 """
 
 from __future__ import annotations
