@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
                                "--out results/ch04_watch_halfcheetah.json"),
     "ars_swimmer-v1": "python -m pgnotes.experiments.ars_mujoco --preset swimmer-v1 --seeds 0 1 2 3 4",
     "ars_halfcheetah-v2t": "python -m pgnotes.experiments.ars_mujoco --preset halfcheetah-v2t --seeds 0 1 2 3 4",
+    "ars_swimmer-v2t": "pgnotes ars-mujoco --preset swimmer-v2t --seeds " + " ".join(map(str, range(20))),
     "ch04_cem_planning": "python -m pgnotes.experiments.cem_planning",
     "ch04_dimension_scaling": "python -m pgnotes.experiments.dimension_scaling",
     "distributed_multienv": "python -m pgnotes.experiments.distributed_multienv",
