@@ -39,6 +39,7 @@ class InlineExecutor(Executor):
     """Runs each submitted task at once in this process (``workers=1``): the same code path as a pool."""
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
+        """Call ``fn`` with the given arguments now, in this process; return a finished future."""
         future: Future = Future()
         future.set_result(fn(*args, **kwargs))
         return future
