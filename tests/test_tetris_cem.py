@@ -14,6 +14,8 @@ import pytest
 from pgnotes import command
 from pgnotes.experiments import tetris_cem as T
 
+ROOT = Path(__file__).resolve().parents[1]  # the clone
+
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = dict(noise="decreasing", iterations=4, popsize=12, elite_frac=0.25, eval_games=3, width=6, height=8, seed=3)
 
@@ -136,7 +138,7 @@ def test_checkpoint_of_the_loop_before_the_runner_resumes_with_the_same_numbers(
 def test_the_committed_complete_run_is_recognized_and_left_as_it_is(tmp_path, monkeypatch):
     """The committed constant-noise run (complete at 80 iterations, written by the loop before the
     runner) loads with this code, is found complete, and no file is rewritten."""
-    results, checkpoint = T.ROOT / "results" / "tetris_cem_constant.json", T.ROOT / "results" / "checkpoints" / "tetris_cem_constant_seed0.json"
+    results, checkpoint = ROOT / "results" / "tetris_cem_constant.json", ROOT / "results" / "checkpoints" / "tetris_cem_constant_seed0.json"
     if not (results.is_file() and checkpoint.is_file()):
         pytest.skip("the committed results are not in this checkout")
     (tmp_path / "results" / "checkpoints").mkdir(parents=True)
@@ -234,7 +236,7 @@ def test_dellacherie_command(tmp_path):
 def test_speed_benchmark_skips_tetris_gymnasium_clearly(monkeypatch, tmp_path):
     import importlib.util
 
-    path = T.ROOT / "benchmarks" / "tetris_speed.py"
+    path = ROOT / "benchmarks" / "tetris_speed.py"
     spec = importlib.util.spec_from_file_location("tetris_speed", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -49,9 +49,6 @@ from pgnotes.solvers.runner import History, optimize
 from pgnotes.tetris.features import n_features
 from pgnotes.tetris.games import EVALUATION, SAMPLE, executor, game_seed, play
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 @dataclass
 class Config:
     """Settings of the experiment; the defaults are the protocol of Szita & Lőrincz (2006)."""
